@@ -1,0 +1,185 @@
+//! UnlockDNA Conformer-style Core Layers Block (DREAM-Attn; reference ARCHITECTURE.md §2.3).
+//!
+//! Learned absolute positional embedding, then layers of
+//! `x += ½·FF1(x)`; `x1 = LN1(x)`, `x1 += Conv(x1)`, `x += x1`; `x = LN2(x)`; `x += MHA(x)`;
+//! `x += ½·FF2(x)` — with SwiGLU feed-forwards, a depthwise (k 15) + pointwise convolution module
+//! and 4-head self-attention. LayerNorm eps is 1e-6. Note step `x = LN2(x)` replaces the stream
+//! (it is not a pre-norm branch) and the normalised `x1` is added back in step b; both as in the
+//! reference code.
+
+use burn::module::Module;
+use burn::nn::conv::Conv1d;
+use burn::nn::{Dropout, DropoutConfig, LayerNorm, LayerNormConfig, Linear, LinearConfig};
+use burn::tensor::activation::{relu, silu};
+use burn::tensor::{backend::Backend, Distribution, Tensor};
+use serde::{Deserialize, Serialize};
+
+use crate::nn::{conv1d_same, visit_conv, ConvInit, SelfAttention};
+use crate::weights::{Layout, ParamVisitor, VisitTorch};
+
+/// Configuration of [`ConformerCore`]. DREAM-Attn: dim 256, 4 layers, 4 heads, FFN ×4, conv
+/// kernel 15, dropout 0.1, positional embedding over 150 positions.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ConformerCoreConfig {
+    /// Embedding (channel) dimension (256).
+    pub dim: usize,
+    /// Number of conformer layers (4).
+    pub layers: usize,
+    /// Attention heads (4; the notebook passes 8 but the layer hard-codes 4, reference §5).
+    pub heads: usize,
+    /// Feed-forward expansion (4: `dim → 4·dim`, SwiGLU halves it).
+    pub ff_mult: usize,
+    /// Depthwise conv kernel (15).
+    pub conv_kernel: usize,
+    /// Dropout (0.1).
+    pub dropout: f64,
+    /// Positions of the learned positional embedding = the required sequence length (150).
+    pub seq_len: usize,
+}
+
+impl ConformerCoreConfig {
+    /// PyTorch-default initialisation (reference §3).
+    pub fn init<B: Backend>(&self, device: &B::Device) -> ConformerCore<B> {
+        let d = self.dim;
+        let ln = || LayerNormConfig::new(d).with_epsilon(1e-6).init(device);
+        let ff = || FeedForward {
+            norm: ln(),
+            linear1: LinearConfig::new(d, self.ff_mult * d).with_bias(false).init(device),
+            linear2: LinearConfig::new(self.ff_mult * d / 2, d).with_bias(false).init(device),
+            dropout: DropoutConfig::new(self.dropout).init(),
+        };
+        ConformerCore {
+            pos_embedding: burn::module::Param::from_tensor(Tensor::random(
+                [self.seq_len, d],
+                Distribution::Normal(0.0, 1.0),
+                device,
+            )),
+            layers: (0..self.layers)
+                .map(|_| ConformerLayer {
+                    ff1: ff(),
+                    norm1: ln(),
+                    depthwise: conv1d_same(d, d, self.conv_kernel, d, false, ConvInit::TorchDefault, device),
+                    pointwise: conv1d_same(d, d, 1, 1, true, ConvInit::TorchDefault, device),
+                    conv_dropout: DropoutConfig::new(self.dropout).init(),
+                    norm2: ln(),
+                    attn: SelfAttention::new(d, self.heads, device),
+                    ff2: ff(),
+                })
+                .collect(),
+        }
+    }
+}
+
+/// SwiGLU feed-forward: LN → Linear(D → 2·F, no bias) → `a · SiLU(g)` → Dropout →
+/// Linear(F → D, no bias) → Dropout. `(batch, L, D)` → `(batch, L, D)`.
+#[derive(Module, Debug)]
+pub struct FeedForward<B: Backend> {
+    /// LayerNorm (eps 1e-6).
+    pub norm: LayerNorm<B>,
+    /// `D → ff_mult·D`.
+    pub linear1: Linear<B>,
+    /// `ff_mult·D/2 → D`.
+    pub linear2: Linear<B>,
+    /// Dropout.
+    pub dropout: Dropout,
+}
+
+impl<B: Backend> FeedForward<B> {
+    /// `(batch, L, D)` → `(batch, L, D)`.
+    pub fn forward(&self, x: Tensor<B, 3>) -> Tensor<B, 3> {
+        let h = self.linear1.forward(self.norm.forward(x));
+        let half = h.dims()[2] / 2;
+        let a = h.clone().narrow(2, 0, half);
+        let g = h.narrow(2, half, half);
+        self.dropout.forward(self.linear2.forward(self.dropout.forward(a * silu(g))))
+    }
+
+    fn visit_params<V: ParamVisitor<B>>(&mut self, v: &mut V, prefix: &str) {
+        visit_layer_norm(&mut self.norm, v, &format!("{prefix}layernorm."));
+        v.param(&format!("{prefix}linear1.weight"), &mut self.linear1.weight, Layout::Linear);
+        v.param(&format!("{prefix}linear2.weight"), &mut self.linear2.weight, Layout::Linear);
+    }
+}
+
+fn visit_layer_norm<B: Backend, V: ParamVisitor<B>>(ln: &mut LayerNorm<B>, v: &mut V, prefix: &str) {
+    v.param(&format!("{prefix}weight"), &mut ln.gamma, Layout::Same);
+    if let Some(b) = ln.beta.as_mut() {
+        v.param(&format!("{prefix}bias"), b, Layout::Same);
+    }
+}
+
+/// One Conformer-style layer. `(batch, L, D)` → `(batch, L, D)`.
+#[derive(Module, Debug)]
+pub struct ConformerLayer<B: Backend> {
+    /// First half-step feed-forward (key `ff1`).
+    pub ff1: FeedForward<B>,
+    /// (key `layernorm1`).
+    pub norm1: LayerNorm<B>,
+    /// Depthwise conv, no bias (key `conv.0`).
+    pub depthwise: Conv1d<B>,
+    /// Pointwise conv with bias (key `conv.1`).
+    pub pointwise: Conv1d<B>,
+    /// Dropout after the conv module's ReLU.
+    pub conv_dropout: Dropout,
+    /// (key `layernorm2`).
+    pub norm2: LayerNorm<B>,
+    /// Self-attention (key `attn`).
+    pub attn: SelfAttention<B>,
+    /// Second half-step feed-forward (key `ff2`).
+    pub ff2: FeedForward<B>,
+}
+
+impl<B: Backend> ConformerLayer<B> {
+    /// `(batch, L, D)` → `(batch, L, D)`.
+    pub fn forward(&self, x: Tensor<B, 3>) -> Tensor<B, 3> {
+        let x = x.clone() + self.ff1.forward(x) * 0.5;
+        let x1 = self.norm1.forward(x.clone());
+        let conv = self.pointwise.forward(self.depthwise.forward(x1.clone().swap_dims(1, 2)));
+        let x1 = x1 + self.conv_dropout.forward(relu(conv)).swap_dims(1, 2);
+        let x = self.norm2.forward(x + x1);
+        let x = x.clone() + self.attn.forward(x);
+        x.clone() + self.ff2.forward(x) * 0.5
+    }
+}
+
+/// DREAM-Attn Core Layers Block. `(batch, 256, 150)` → `(batch, 256, 150)`. Reference keys
+/// `pos_embedding.weight`, `blocks.{i}.*`.
+#[derive(Module, Debug)]
+pub struct ConformerCore<B: Backend> {
+    /// Learned positional embedding `(L, D)`.
+    pub pos_embedding: burn::module::Param<Tensor<B, 2>>,
+    /// The layers, in order.
+    pub layers: Vec<ConformerLayer<B>>,
+}
+
+impl<B: Backend> ConformerCore<B> {
+    /// `(batch, D, L)` → `(batch, L, D)` with the positional embedding added.
+    pub fn embed(&self, x: Tensor<B, 3>) -> Tensor<B, 3> {
+        x.swap_dims(1, 2) + self.pos_embedding.val().unsqueeze::<3>()
+    }
+
+    /// `(batch, D, L)` → `(batch, D, L)`.
+    pub fn forward(&self, x: Tensor<B, 3>) -> Tensor<B, 3> {
+        let mut h = self.embed(x);
+        for layer in &self.layers {
+            h = layer.forward(h);
+        }
+        h.swap_dims(1, 2)
+    }
+}
+
+impl<B: Backend> VisitTorch<B> for ConformerCore<B> {
+    fn visit_torch<V: ParamVisitor<B>>(&mut self, v: &mut V, prefix: &str) {
+        for (i, l) in self.layers.iter_mut().enumerate() {
+            let p = format!("{prefix}blocks.{i}.");
+            l.ff1.visit_params(v, &format!("{p}ff1."));
+            visit_layer_norm(&mut l.norm1, v, &format!("{p}layernorm1."));
+            visit_conv(&mut l.depthwise, v, &format!("{p}conv.0."));
+            visit_conv(&mut l.pointwise, v, &format!("{p}conv.1."));
+            visit_layer_norm(&mut l.norm2, v, &format!("{p}layernorm2."));
+            l.attn.visit_params(v, &format!("{p}attn."));
+            l.ff2.visit_params(v, &format!("{p}ff2."));
+        }
+        v.param(&format!("{prefix}pos_embedding.weight"), &mut self.pos_embedding, Layout::Same);
+    }
+}

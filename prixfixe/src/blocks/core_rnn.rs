@@ -1,0 +1,75 @@
+//! BHI BiLSTM Core Layers Block (DREAM-RNN; reference ARCHITECTURE.md §2.2):
+//! BiLSTM (hidden 320 per direction) → dual-kernel convolutions (2 × 160, k 9 and 15) → Dropout 0.5.
+
+use burn::module::Module;
+use burn::nn::{Dropout, DropoutConfig};
+use burn::tensor::{backend::Backend, Tensor};
+use serde::{Deserialize, Serialize};
+
+use super::first::ConvBranches;
+use crate::nn::BiLstm;
+use crate::weights::{ParamVisitor, VisitTorch};
+
+/// Configuration of [`BiLstmCore`]. DREAM-RNN: 320 in, hidden 320, 2 × 160 out, kernels 9 / 15.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BiLstmCoreConfig {
+    /// Input channels (320).
+    pub in_channels: usize,
+    /// LSTM hidden units per direction (320).
+    pub hidden: usize,
+    /// Output channels of each conv branch (160).
+    pub channels_per_kernel: usize,
+    /// Conv kernel sizes ([9, 15]).
+    pub kernels: Vec<usize>,
+    /// Dropout after each conv branch (0.2).
+    pub branch_dropout: f64,
+    /// Dropout on the block output (0.5).
+    pub dropout: f64,
+}
+
+impl BiLstmCoreConfig {
+    /// Output channels.
+    pub fn out_channels(&self) -> usize {
+        self.kernels.len() * self.channels_per_kernel
+    }
+    /// PyTorch-default initialisation (reference §3).
+    pub fn init<B: Backend>(&self, device: &B::Device) -> BiLstmCore<B> {
+        BiLstmCore {
+            lstm: BiLstm::new(self.in_channels, self.hidden, device),
+            branches: ConvBranches::new(2 * self.hidden, self.channels_per_kernel, &self.kernels, self.branch_dropout, device),
+            dropout: DropoutConfig::new(self.dropout).init(),
+        }
+    }
+}
+
+/// DREAM-RNN Core Layers Block. `(batch, 320, L)` → `(batch, 320, L)`. Reference keys
+/// `lstm.*`, `conv_list.{i}.conv.*`.
+#[derive(Module, Debug)]
+pub struct BiLstmCore<B: Backend> {
+    /// Bidirectional LSTM over positions.
+    pub lstm: BiLstm<B>,
+    /// Convolutions on the `(batch, 2H, L)` LSTM output.
+    pub branches: ConvBranches<B>,
+    /// Output dropout.
+    pub dropout: Dropout,
+}
+
+impl<B: Backend> BiLstmCore<B> {
+    /// LSTM output `(batch, L, 2H)` of a `(batch, c_in, L)` input.
+    pub fn lstm_output(&self, x: Tensor<B, 3>) -> Tensor<B, 3> {
+        self.lstm.forward(x.swap_dims(1, 2))
+    }
+
+    /// `(batch, c_in, L)` → `(batch, c_out, L)`.
+    pub fn forward(&self, x: Tensor<B, 3>) -> Tensor<B, 3> {
+        let h = self.lstm_output(x).swap_dims(1, 2);
+        self.dropout.forward(self.branches.forward(h))
+    }
+}
+
+impl<B: Backend> VisitTorch<B> for BiLstmCore<B> {
+    fn visit_torch<V: ParamVisitor<B>>(&mut self, v: &mut V, prefix: &str) {
+        self.lstm.visit_params(v, &format!("{prefix}lstm."));
+        self.branches.visit_params(v, prefix);
+    }
+}

@@ -1,0 +1,435 @@
+//! DataProcessor: the DREAM ("autosome") data pipeline shared by all three DREAM models.
+//!
+//! Source: reference ARCHITECTURE.md §1 (written from the public PyTorch prixfixe code), paper
+//! Methods "DREAM-optimized data processor".
+//!
+//! - **Padding** (§1.2): `padded = (upstream150 + s[17..])[-150..]` — the 17 bp constant 5'
+//!   adapter is dropped, the 150 plasmid bases upstream of the insert are prepended, and the
+//!   **last** 150 bases are kept. Longer-than-window policy: the 3' end is kept and the 5' part
+//!   is cut (reference behaviour).
+//! - **Encoding** (§1.3): `(6, 150)` float32; channels 0–3 one-hot in the order **A, G, C, T**,
+//!   `N` = all zeros; channel 4 = is_reverse; channel 5 = is_singleton.
+//! - **Reverse complement** (§1.4) of the padded 150 bp string.
+//! - **Soft-classification target** (§1.6): 18 bins, `Normal(e + 0.5, 0.5)` integrated over
+//!   `[-inf, 1, 2, …, 17, +inf]`.
+//!
+//! Sequences are held compactly ([`PackedSequences`], 4 bits per base of the padded window:
+//! 75 bytes per 150 bp row) and encoded per batch, so the 6.7 M-row challenge file fits in
+//! memory.
+
+use crate::{IN_CHANNELS, N_BINS, SEQ_LEN};
+
+/// The 17 bp constant 5' adapter that starts every DREAM training sequence.
+pub const ADAPTER_5P: &str = "TGCATTTTTTTCACATC";
+/// The 13 bp constant 3' end of every DREAM training sequence.
+pub const FLANK_3P: &str = "GGTTACGGCTGTT";
+/// The 150 plasmid bases immediately upstream (5') of the N80 insert (reference §1.2).
+pub const PLASMID_UPSTREAM_150: &str = "AGTCCACTATTAAAGAACGTGGACTCCAACGTCAAAGGGCGAAAAACCGTCTATCAGGGCGATGGCCCACTACGTGAACCATCACCCTAATCAAGTGCTAGCAGGAATGATGCAAAAGGTTCCCGATTCGAACTGCATTTTTTTCACATC";
+
+/// Base codes in the reference's channel order (A=0, G=1, C=2, T=3, N=4).
+pub const CODE_A: u8 = 0;
+pub const CODE_G: u8 = 1;
+pub const CODE_C: u8 = 2;
+pub const CODE_T: u8 = 3;
+pub const CODE_N: u8 = 4;
+/// Letters of the codes above, indexable by code.
+pub const CODE_LETTERS: [char; 5] = ['A', 'G', 'C', 'T', 'N'];
+
+/// Why a sequence was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SequenceError {
+    /// A character that is not A, C, G, T or N (IUPAC ambiguity codes included).
+    #[error(
+        "invalid character {character:?} at position {position} (column {column}); only A, C, G, T and N are allowed"
+    )]
+    InvalidBase {
+        /// The offending character.
+        character: char,
+        /// 1-based position among the bases (whitespace not counted).
+        position: usize,
+        /// 1-based character column in the text as given (whitespace counted).
+        column: usize,
+    },
+    /// Nothing but whitespace.
+    #[error("empty sequence")]
+    Empty,
+    /// Too short to carry any bases after the 5' adapter is removed.
+    #[error("sequence too short: {len} bp; at least {min} bp are needed (the first {adapter} bp are the constant 5' adapter and are replaced by plasmid sequence)")]
+    TooShort {
+        /// Length given, in bp.
+        len: usize,
+        /// Minimum length, in bp.
+        min: usize,
+        /// Length of the 5' adapter that is dropped, in bp.
+        adapter: usize,
+    },
+}
+
+/// Maps one character to its base code; case-insensitive.
+#[inline]
+pub fn base_code(c: char) -> Option<u8> {
+    match c {
+        'A' | 'a' => Some(CODE_A),
+        'G' | 'g' => Some(CODE_G),
+        'C' | 'c' => Some(CODE_C),
+        'T' | 't' => Some(CODE_T),
+        'N' | 'n' => Some(CODE_N),
+        _ => None,
+    }
+}
+
+/// Complement of a base code (A↔T, C↔G, N→N).
+#[inline]
+pub fn complement(code: u8) -> u8 {
+    match code {
+        CODE_A => CODE_T,
+        CODE_T => CODE_A,
+        CODE_G => CODE_C,
+        CODE_C => CODE_G,
+        _ => CODE_N,
+    }
+}
+
+/// Parses a DNA sequence into base codes: case-insensitive, whitespace ignored, `N` allowed.
+///
+/// # Errors
+/// [`SequenceError::InvalidBase`] naming the first bad character with its 1-based base position
+/// and column; [`SequenceError::Empty`] when no base is present.
+pub fn parse_bases(text: &str) -> Result<Vec<u8>, SequenceError> {
+    let mut codes = Vec::with_capacity(text.len());
+    for (col, c) in text.chars().enumerate() {
+        if c.is_whitespace() {
+            continue;
+        }
+        match base_code(c) {
+            Some(code) => codes.push(code),
+            None => {
+                return Err(SequenceError::InvalidBase {
+                    character: c,
+                    position: codes.len() + 1,
+                    column: col + 1,
+                })
+            }
+        }
+    }
+    if codes.is_empty() {
+        return Err(SequenceError::Empty);
+    }
+    Ok(codes)
+}
+
+/// Reverse complement of a code sequence.
+pub fn reverse_complement(codes: &[u8]) -> Vec<u8> {
+    codes.iter().rev().map(|&c| complement(c)).collect()
+}
+
+/// Text form of base codes (upper-case).
+pub fn codes_to_string(codes: &[u8]) -> String {
+    codes.iter().map(|&c| CODE_LETTERS[c.min(4) as usize]).collect()
+}
+
+/// `true` when an expression value is an integer: the sequence was seen in one cell only
+/// ("singleton"; reference §1.3, `float.is_integer()`).
+pub fn is_singleton(expression: f64) -> bool {
+    expression.is_finite() && expression.fract() == 0.0
+}
+
+/// Standard normal CDF Φ(x).
+fn normal_cdf(x: f64) -> f64 {
+    0.5 * libm::erfc(-x / std::f64::consts::SQRT_2)
+}
+
+/// 18-bin soft-classification target for a measured expression `e` (reference §1.6):
+/// `p_k = Φ((edge_{k+1} − (e+0.5))/0.5) − Φ((edge_k − (e+0.5))/0.5)` with edges
+/// `[−inf, 1, 2, …, 17, +inf]`. Computed in f64, returned as f32; sums to 1.
+pub fn soft_target(expression: f64) -> [f32; N_BINS] {
+    const SHIFT: f64 = 0.5; // mean offset
+    const SCALE: f64 = 0.5; // sd
+    let mean = expression + SHIFT;
+    let cdf = |edge: f64| normal_cdf((edge - mean) / SCALE);
+    let mut out = [0f32; N_BINS];
+    let mut lower = 0.0; // Φ(−inf)
+    for (k, o) in out.iter_mut().enumerate() {
+        let upper = if k == N_BINS - 1 { 1.0 } else { cdf((k + 1) as f64) };
+        *o = (upper - lower) as f32;
+        lower = upper;
+    }
+    out
+}
+
+/// Bin expectation `Σ k·p_k` of an 18-bin distribution (reference §1.8).
+pub fn bin_expectation(probs: &[f32]) -> f32 {
+    probs.iter().enumerate().map(|(k, p)| k as f32 * p).sum()
+}
+
+/// The DREAM DataProcessor: plasmid extension to the model window and 6-channel encoding.
+///
+/// `DataProcessor::dream()` is the reference configuration (150 bp window, 17 bp adapter,
+/// [`PLASMID_UPSTREAM_150`]). Other windows can be used for other seq→activity data with
+/// [`DataProcessor::new`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct DataProcessor {
+    upstream: Vec<u8>,
+    adapter_len: usize,
+    seq_len: usize,
+}
+
+impl Default for DataProcessor {
+    fn default() -> Self {
+        Self::dream()
+    }
+}
+
+impl DataProcessor {
+    /// The reference DREAM DataProcessor (seqsize 150, 6 channels).
+    pub fn dream() -> Self {
+        let upstream = parse_bases(PLASMID_UPSTREAM_150).expect("constant is valid DNA");
+        Self { upstream, adapter_len: ADAPTER_5P.len(), seq_len: SEQ_LEN }
+    }
+
+    /// A processor for another window: `upstream` is the flank prepended on the 5' side (at least
+    /// `seq_len` bases are used from its 3' end), `adapter_len` bases are dropped from the start
+    /// of every input first.
+    ///
+    /// # Errors
+    /// When `upstream` is not DNA or shorter than `seq_len`.
+    pub fn new(upstream: &str, adapter_len: usize, seq_len: usize) -> Result<Self, String> {
+        let up = parse_bases(upstream).map_err(|e| format!("upstream flank: {e}"))?;
+        if up.len() < seq_len {
+            return Err(format!(
+                "upstream flank has {} bp, the window needs {seq_len}",
+                up.len()
+            ));
+        }
+        Ok(Self { upstream: up[up.len() - seq_len..].to_vec(), adapter_len, seq_len })
+    }
+
+    /// Derives the upstream flank from the full plasmid text: the `seq_len` bases before the
+    /// run of `N` that marks the random insert (reference §1.2; `plasmid.txt` of the data).
+    ///
+    /// # Errors
+    /// When the text has no `N` run with at least `seq_len` bases before it, or is not DNA.
+    pub fn upstream_from_plasmid(plasmid: &str, seq_len: usize) -> Result<String, String> {
+        let clean: String = plasmid.chars().filter(|c| !c.is_whitespace()).collect();
+        let start = clean
+            .find(['N', 'n'])
+            .ok_or("plasmid has no N run marking the insert")?;
+        if start < seq_len {
+            return Err(format!("insert starts at {start}, fewer than {seq_len} bases before it"));
+        }
+        Ok(clean[start - seq_len..start].to_uppercase())
+    }
+
+    /// Model window in bp.
+    pub fn seq_len(&self) -> usize {
+        self.seq_len
+    }
+
+    /// Number of 5' bases dropped before padding.
+    pub fn adapter_len(&self) -> usize {
+        self.adapter_len
+    }
+
+    /// Minimum accepted input length in bp (adapter + 1).
+    pub fn min_len(&self) -> usize {
+        self.adapter_len + 1
+    }
+
+    /// Number of plasmid bases that padding adds to an input of `len` bp.
+    pub fn n_flank_bases(&self, len: usize) -> usize {
+        self.seq_len.saturating_sub(len.saturating_sub(self.adapter_len))
+    }
+
+    /// Pads parsed base codes to the window: `(upstream + codes[adapter..])[-seq_len..]`.
+    ///
+    /// # Errors
+    /// [`SequenceError::TooShort`] when nothing is left after the adapter.
+    pub fn pad_codes(&self, codes: &[u8]) -> Result<Vec<u8>, SequenceError> {
+        if codes.len() < self.min_len() {
+            return Err(SequenceError::TooShort {
+                len: codes.len(),
+                min: self.min_len(),
+                adapter: self.adapter_len,
+            });
+        }
+        let body = &codes[self.adapter_len..];
+        let mut out = Vec::with_capacity(self.seq_len);
+        if body.len() >= self.seq_len {
+            out.extend_from_slice(&body[body.len() - self.seq_len..]);
+        } else {
+            let n_up = self.seq_len - body.len();
+            out.extend_from_slice(&self.upstream[self.upstream.len() - n_up..]);
+            out.extend_from_slice(body);
+        }
+        Ok(out)
+    }
+
+    /// Parses and pads a sequence given as text.
+    ///
+    /// # Errors
+    /// See [`parse_bases`] and [`DataProcessor::pad_codes`].
+    pub fn pad(&self, text: &str) -> Result<Vec<u8>, SequenceError> {
+        self.pad_codes(&parse_bases(text)?)
+    }
+
+    /// The padded window as a string, keeping the input's letter case as the reference does
+    /// (plasmid bases are upper-case).
+    ///
+    /// # Errors
+    /// See [`DataProcessor::pad`].
+    pub fn pad_str(&self, text: &str) -> Result<String, SequenceError> {
+        let codes = parse_bases(text)?;
+        self.pad_codes(&codes)?;
+        let letters: Vec<char> = text.chars().filter(|c| !c.is_whitespace()).collect();
+        let body = &letters[self.adapter_len..];
+        let mut out = String::with_capacity(self.seq_len);
+        if body.len() >= self.seq_len {
+            out.extend(&body[body.len() - self.seq_len..]);
+        } else {
+            let n_up = self.seq_len - body.len();
+            out.push_str(&codes_to_string(&self.upstream[self.upstream.len() - n_up..]));
+            out.extend(body);
+        }
+        Ok(out)
+    }
+
+    /// Writes the `(6, seq_len)` encoding of a padded window into `out` (row-major: channel,
+    /// then position), reverse-complementing it first when `is_reverse`.
+    ///
+    /// # Panics
+    /// When `padded.len() != seq_len` or `out.len() != 6 * seq_len` (internal contract).
+    pub fn encode_into(&self, padded: &[u8], is_reverse: bool, is_singleton: bool, out: &mut [f32]) {
+        let l = self.seq_len;
+        assert_eq!(padded.len(), l, "padded window length");
+        assert_eq!(out.len(), IN_CHANNELS * l, "encoding buffer length");
+        out[..4 * l].fill(0.0);
+        for pos in 0..l {
+            let code = if is_reverse { complement(padded[l - 1 - pos]) } else { padded[pos] };
+            if code < 4 {
+                out[code as usize * l + pos] = 1.0;
+            }
+        }
+        out[4 * l..5 * l].fill(if is_reverse { 1.0 } else { 0.0 });
+        out[5 * l..6 * l].fill(if is_singleton { 1.0 } else { 0.0 });
+    }
+
+    /// `(6, seq_len)` encoding of a padded window as a new vector.
+    pub fn encode(&self, padded: &[u8], is_reverse: bool, is_singleton: bool) -> Vec<f32> {
+        let mut out = vec![0.0; IN_CHANNELS * self.seq_len];
+        self.encode_into(padded, is_reverse, is_singleton, &mut out);
+        out
+    }
+}
+
+/// Padded windows stored at 4 bits per base (two bases a byte): 75 bytes per 150 bp row, so
+/// the 6.7 M-row DREAM training set takes ~0.5 GB instead of 24 GB of one-hot f32.
+#[derive(Debug, Clone, Default)]
+pub struct PackedSequences {
+    seq_len: usize,
+    row_bytes: usize,
+    bytes: Vec<u8>,
+    rows: usize,
+}
+
+impl PackedSequences {
+    /// An empty store for windows of `seq_len` bp.
+    pub fn new(seq_len: usize) -> Self {
+        Self { seq_len, row_bytes: seq_len.div_ceil(2), bytes: Vec::new(), rows: 0 }
+    }
+
+    /// Reserves room for `rows` more rows.
+    pub fn reserve(&mut self, rows: usize) {
+        self.bytes.reserve(rows * self.row_bytes);
+    }
+
+    /// Window length in bp.
+    pub fn seq_len(&self) -> usize {
+        self.seq_len
+    }
+
+    /// Number of rows.
+    pub fn len(&self) -> usize {
+        self.rows
+    }
+
+    /// `true` when empty.
+    pub fn is_empty(&self) -> bool {
+        self.rows == 0
+    }
+
+    /// Heap bytes used by the packed bases.
+    pub fn heap_bytes(&self) -> usize {
+        self.bytes.capacity()
+    }
+
+    /// Appends one padded window.
+    ///
+    /// # Panics
+    /// When `padded.len() != seq_len` (internal contract).
+    pub fn push(&mut self, padded: &[u8]) {
+        assert_eq!(padded.len(), self.seq_len, "padded window length");
+        for pair in padded.chunks(2) {
+            let lo = pair[0] & 0x0f;
+            let hi = pair.get(1).map_or(0, |c| c & 0x0f);
+            self.bytes.push(lo | (hi << 4));
+        }
+        self.rows += 1;
+    }
+
+    /// Unpacks row `i` into `out` (`seq_len` codes).
+    pub fn get_into(&self, i: usize, out: &mut [u8]) {
+        let row = &self.bytes[i * self.row_bytes..(i + 1) * self.row_bytes];
+        for (pos, o) in out.iter_mut().enumerate().take(self.seq_len) {
+            let b = row[pos / 2];
+            *o = if pos % 2 == 0 { b & 0x0f } else { b >> 4 };
+        }
+    }
+
+    /// Row `i` as codes.
+    pub fn get(&self, i: usize) -> Vec<u8> {
+        let mut out = vec![0; self.seq_len];
+        self.get_into(i, &mut out);
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn soft_target_examples_from_reference() {
+        let t = soft_target(12.0);
+        assert!((t[12] - 0.682_689_5).abs() < 1e-6);
+        assert!((t[11] - 0.157_305_5).abs() < 1e-6 && (t[13] - 0.157_305_5).abs() < 1e-6);
+        assert!((t[10] - 0.001_349_9).abs() < 1e-6);
+        let t0 = soft_target(0.0);
+        assert!((t0[0] - 0.841_344_7).abs() < 1e-6);
+        assert!((t.iter().sum::<f32>() - 1.0).abs() < 1e-6);
+    }
+
+    #[test]
+    fn invalid_base_names_character_position_and_column() {
+        let err = parse_bases("AC GTR").unwrap_err();
+        assert_eq!(err, SequenceError::InvalidBase { character: 'R', position: 5, column: 6 });
+        assert!(err.to_string().contains("'R'"));
+        assert_eq!(parse_bases(" \n"), Err(SequenceError::Empty));
+    }
+
+    #[test]
+    fn packed_roundtrip() {
+        let mut p = PackedSequences::new(5);
+        p.push(&[0, 1, 2, 3, 4]);
+        p.push(&[4, 3, 2, 1, 0]);
+        assert_eq!(p.get(0), vec![0, 1, 2, 3, 4]);
+        assert_eq!(p.get(1), vec![4, 3, 2, 1, 0]);
+        assert_eq!(p.heap_bytes() >= 6, true);
+    }
+
+    #[test]
+    fn too_short_is_an_error() {
+        let dp = DataProcessor::dream();
+        assert!(matches!(dp.pad(ADAPTER_5P), Err(SequenceError::TooShort { len: 17, min: 18, .. })));
+        assert_eq!(dp.pad(&format!("{ADAPTER_5P}A")).unwrap().len(), 150);
+    }
+}

@@ -1,0 +1,44 @@
+//! # prixfixe — the Prix Fixe framework of the Random Promoter DREAM Challenge 2022, in burn
+//!
+//! The DREAM-optimized models (DREAM-CNN, DREAM-RNN, DREAM-Attn; Rafi et al., "A community
+//! effort to optimize sequence-based deep learning models of gene regulation") are each
+//! `Final(Core(First(x)))`: a **First Layers Block**, a **Core Layers Block** and the shared
+//! **Final Layers Block**, on a `(batch, 6, 150)` encoding made by the **DataProcessor**.
+//!
+//! Module map (see `ARCHITECTURE.md` at the repository root):
+//! - [`data`]: DataProcessor — 150 bp plasmid extension, 6-channel one-hot encoding, reverse
+//!   complement, 18-bin soft-classification targets, compact sequence storage.
+//! - [`blocks`]: First / Core / Final Layers Blocks, one shape contract `(batch, channels, length)`.
+//! - [`model`]: [`model::PrixFixeNet`], the block configuration and the three DREAM presets.
+//! - [`predictor`]: forward / reverse-complement averaged prediction, batched; ISM.
+//! - [`metrics`]: Pearson r, r², Spearman ρ.
+//! - [`weights`]: PyTorch `state_dict` (safetensors) import and export, reference key names.
+//!
+//! Everything is generic over the burn [`Backend`](burn::tensor::backend::Backend) and builds for
+//! native targets and `wasm32-unknown-unknown`.
+
+pub mod blocks;
+pub mod data;
+pub mod metrics;
+pub mod model;
+pub mod nn;
+pub mod predictor;
+pub mod weights;
+
+pub use data::{DataProcessor, SequenceError};
+pub use model::{ModelPreset, PrixFixeConfig, PrixFixeNet};
+pub use predictor::Predictor;
+
+/// Number of soft-classification bins (expression bins 0..=17 of the DREAM sort-seq assay).
+pub const N_BINS: usize = 18;
+/// Input channels: one-hot A, G, C, T, then is_reverse, then is_singleton.
+pub const IN_CHANNELS: usize = 6;
+/// The DREAM model window, in bp.
+pub const SEQ_LEN: usize = 150;
+
+/// The CPU backend the workspace uses by default (burn-flex when the `flex` feature is on, else
+/// burn-ndarray).
+#[cfg(feature = "flex")]
+pub type CpuBackend = burn::backend::Flex;
+#[cfg(all(feature = "ndarray", not(feature = "flex")))]
+pub type CpuBackend = burn::backend::NdArray<f32>;

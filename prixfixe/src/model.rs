@@ -1,0 +1,354 @@
+//! [`PrixFixeNet`] = Final(Core(First(x))) and the three DREAM-optimized presets
+//! (reference ARCHITECTURE.md §2; paper Fig. 3 and Methods "DREAM-optimized models").
+
+use std::str::FromStr;
+
+use burn::module::Module;
+use burn::tensor::{backend::Backend, Tensor};
+use serde::{Deserialize, Serialize};
+
+use crate::blocks::{
+    BiLstmCoreConfig, ConformerCoreConfig, ConvBnSiluConfig, CoreBlock, CoreBlockConfig,
+    DualKernelConvConfig, EfficientNetCoreConfig, FinalBlock, FinalBlockConfig, FirstBlock,
+    FirstBlockConfig,
+};
+use crate::weights::{ParamCounter, ParamVisitor, Precision, TorchExporter, TorchLoader, VisitTorch, WeightError};
+use crate::{IN_CHANNELS, N_BINS, SEQ_LEN};
+
+/// A block combination that cannot be assembled.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ConfigError {
+    /// Adjacent blocks disagree on channel counts.
+    #[error("{from} outputs {out} channels but {to} expects {expected}")]
+    ChannelMismatch {
+        /// Upstream block.
+        from: &'static str,
+        /// Its output channels.
+        out: usize,
+        /// Downstream block.
+        to: &'static str,
+        /// Its input channels.
+        expected: usize,
+    },
+    /// The core has a fixed length (positional embedding) different from the model window.
+    #[error("the Core Layers Block is built for {core} positions but the model window is {window} bp")]
+    LengthMismatch {
+        /// Length the core needs.
+        core: usize,
+        /// Model window.
+        window: usize,
+    },
+    /// A size that must be positive, odd or divisible is not.
+    #[error("invalid block setting: {0}")]
+    Invalid(String),
+}
+
+/// The full Prix Fixe configuration: window, input channels and the three blocks.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PrixFixeConfig {
+    /// Model window in bp (150).
+    pub seq_len: usize,
+    /// Input channels (6: one-hot A,G,C,T + is_reverse + is_singleton).
+    pub in_channels: usize,
+    /// First Layers Block.
+    pub first: FirstBlockConfig,
+    /// Core Layers Block.
+    pub core: CoreBlockConfig,
+    /// Final Layers Block.
+    pub final_block: FinalBlockConfig,
+}
+
+impl PrixFixeConfig {
+    /// Checks that the blocks fit together.
+    ///
+    /// # Errors
+    /// [`ConfigError`] naming the blocks and the numbers that disagree.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let check = |from, out, to, expected| {
+            if out == expected {
+                Ok(())
+            } else {
+                Err(ConfigError::ChannelMismatch { from, out, to, expected })
+            }
+        };
+        check("the input encoding", self.in_channels, "the First Layers Block", self.first.in_channels())?;
+        check("the First Layers Block", self.first.out_channels(), "the Core Layers Block", self.core.in_channels())?;
+        check("the Core Layers Block", self.core.out_channels(), "the Final Layers Block", self.final_block.in_channels)?;
+        if let Some(len) = self.core.fixed_length() {
+            if len != self.seq_len {
+                return Err(ConfigError::LengthMismatch { core: len, window: self.seq_len });
+            }
+        }
+        let mut kernels = vec![];
+        match &self.first {
+            FirstBlockConfig::DualKernelConv(c) => kernels.extend(&c.kernels),
+            FirstBlockConfig::ConvBnSilu(c) => kernels.push(c.kernel),
+        }
+        match &self.core {
+            CoreBlockConfig::EfficientNet(c) => {
+                kernels.push(c.kernel);
+                for &w in &c.channels {
+                    let e = c.expansion * w;
+                    if c.filters_per_group == 0 || e % c.filters_per_group != 0 {
+                        return Err(ConfigError::Invalid(format!(
+                            "expanded width {e} is not divisible by filters_per_group {}",
+                            c.filters_per_group
+                        )));
+                    }
+                }
+                if c.se_reduction == 0 {
+                    return Err(ConfigError::Invalid("se_reduction must be positive".into()));
+                }
+            }
+            CoreBlockConfig::BiLstm(c) => kernels.extend(&c.kernels),
+            CoreBlockConfig::Conformer(c) => {
+                kernels.push(c.conv_kernel);
+                if c.heads == 0 || c.dim % c.heads != 0 {
+                    return Err(ConfigError::Invalid(format!("dim {} is not divisible by {} heads", c.dim, c.heads)));
+                }
+                if c.ff_mult * c.dim % 2 != 0 {
+                    return Err(ConfigError::Invalid("ff_mult·dim must be even (SwiGLU halves it)".into()));
+                }
+            }
+        }
+        if let Some(k) = kernels.iter().find(|&&k| k % 2 == 0) {
+            return Err(ConfigError::Invalid(format!("kernel {k} is even; 'same' padding needs odd kernels")));
+        }
+        if self.final_block.bins == 0 {
+            return Err(ConfigError::Invalid("the Final Layers Block needs at least one bin".into()));
+        }
+        Ok(())
+    }
+
+    /// Builds the model with the reference initialisation (random; see ARCHITECTURE.md §3).
+    ///
+    /// # Errors
+    /// When [`PrixFixeConfig::validate`] fails.
+    pub fn init<B: Backend>(&self, device: &B::Device) -> Result<PrixFixeNet<B>, ConfigError> {
+        self.validate()?;
+        Ok(PrixFixeNet {
+            first: self.first.init(device),
+            core: self.core.init(device),
+            final_block: self.final_block.init(device),
+        })
+    }
+}
+
+/// The three DREAM-optimized models.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ModelPreset {
+    /// BHI first block + autosome EfficientNet core + autosome final (1,933,970 parameters).
+    DreamCnn,
+    /// BHI first block + BHI BiLSTM core + autosome final (4,130,578 parameters).
+    DreamRnn,
+    /// Autosome first block + UnlockDNA Conformer core + autosome final (4,539,410 parameters).
+    DreamAttn,
+}
+
+impl ModelPreset {
+    /// All presets.
+    pub const ALL: [ModelPreset; 3] = [Self::DreamCnn, Self::DreamRnn, Self::DreamAttn];
+
+    /// `dream-cnn`, `dream-rnn`, `dream-attn`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::DreamCnn => "dream-cnn",
+            Self::DreamRnn => "dream-rnn",
+            Self::DreamAttn => "dream-attn",
+        }
+    }
+
+    /// Display name: DREAM-CNN, DREAM-RNN, DREAM-Attn.
+    pub fn display_name(self) -> &'static str {
+        match self {
+            Self::DreamCnn => "DREAM-CNN",
+            Self::DreamRnn => "DREAM-RNN",
+            Self::DreamAttn => "DREAM-Attn",
+        }
+    }
+
+    /// Trainable parameters of the published model.
+    pub fn expected_params(self) -> usize {
+        match self {
+            Self::DreamCnn => 1_933_970,
+            Self::DreamRnn => 4_130_578,
+            Self::DreamAttn => 4_539_410,
+        }
+    }
+
+    /// OneCycle max learning rate of the reference trainer (§4): 0.005, or 0.001 for DREAM-Attn.
+    pub fn max_lr(self) -> f64 {
+        match self {
+            Self::DreamAttn => 0.001,
+            _ => 0.005,
+        }
+    }
+
+    /// The block configuration, exactly as the reference notebook builds it (§2, §5).
+    pub fn config(self) -> PrixFixeConfig {
+        let bhi_first = FirstBlockConfig::DualKernelConv(DualKernelConvConfig {
+            in_channels: IN_CHANNELS,
+            channels_per_kernel: 160,
+            kernels: vec![9, 15],
+            dropout: 0.2,
+        });
+        let (first, core) = match self {
+            Self::DreamCnn => (
+                bhi_first,
+                CoreBlockConfig::EfficientNet(EfficientNetCoreConfig {
+                    in_channels: 320,
+                    channels: vec![128, 128, 64, 64, 64, 64],
+                    expansion: 4,
+                    kernel: 7,
+                    filters_per_group: 2,
+                    se_reduction: 4,
+                }),
+            ),
+            Self::DreamRnn => (
+                bhi_first,
+                CoreBlockConfig::BiLstm(BiLstmCoreConfig {
+                    in_channels: 320,
+                    hidden: 320,
+                    channels_per_kernel: 160,
+                    kernels: vec![9, 15],
+                    branch_dropout: 0.2,
+                    dropout: 0.5,
+                }),
+            ),
+            Self::DreamAttn => (
+                FirstBlockConfig::ConvBnSilu(ConvBnSiluConfig { in_channels: IN_CHANNELS, out_channels: 256, kernel: 7 }),
+                CoreBlockConfig::Conformer(ConformerCoreConfig {
+                    dim: 256,
+                    layers: 4,
+                    heads: 4,
+                    ff_mult: 4,
+                    conv_kernel: 15,
+                    dropout: 0.1,
+                    seq_len: SEQ_LEN,
+                }),
+            ),
+        };
+        let final_block = FinalBlockConfig { in_channels: core.out_channels(), bins: N_BINS };
+        PrixFixeConfig { seq_len: SEQ_LEN, in_channels: IN_CHANNELS, first, core, final_block }
+    }
+}
+
+impl FromStr for ModelPreset {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.to_ascii_lowercase().replace('_', "-").as_str() {
+            "dream-cnn" | "cnn" => Ok(Self::DreamCnn),
+            "dream-rnn" | "rnn" => Ok(Self::DreamRnn),
+            "dream-attn" | "attn" => Ok(Self::DreamAttn),
+            other => Err(format!("unknown model {other:?}; expected dream-cnn, dream-rnn or dream-attn")),
+        }
+    }
+}
+
+impl std::fmt::Display for ModelPreset {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// Outputs of every block for one input batch (parity checks, inspection).
+#[derive(Debug, Clone)]
+pub struct ForwardParts<B: Backend> {
+    /// First Layers Block output `(batch, C1, L)`.
+    pub first: Tensor<B, 3>,
+    /// Core Layers Block output `(batch, C2, L)`.
+    pub core: Tensor<B, 3>,
+    /// Logits `(batch, 18)`.
+    pub logits: Tensor<B, 2>,
+}
+
+/// A Prix Fixe network. Input `(batch, 6, 150)` → logits `(batch, 18)` → expected bin `(batch)`.
+#[derive(Module, Debug)]
+pub struct PrixFixeNet<B: Backend> {
+    /// First Layers Block (reference key prefix `first.`).
+    pub first: FirstBlock<B>,
+    /// Core Layers Block (`core.`).
+    pub core: CoreBlock<B>,
+    /// Final Layers Block (`final.`).
+    pub final_block: FinalBlock<B>,
+}
+
+impl<B: Backend> PrixFixeNet<B> {
+    /// Logits `(batch, 18)` of an encoded batch `(batch, 6, L)`.
+    pub fn forward_logits(&self, x: Tensor<B, 3>) -> Tensor<B, 2> {
+        self.final_block.forward(self.core.forward(self.first.forward(x)))
+    }
+
+    /// Every block's output.
+    pub fn forward_parts(&self, x: Tensor<B, 3>) -> ForwardParts<B> {
+        let first = self.first.forward(x);
+        let core = self.core.forward(first.clone());
+        let logits = self.final_block.forward(core.clone());
+        ForwardParts { first, core, logits }
+    }
+
+    /// Predicted expression (expected bin, 0..17 training scale) `(batch)`.
+    pub fn forward(&self, x: Tensor<B, 3>) -> Tensor<B, 1> {
+        FinalBlock::expectation(FinalBlock::probs(self.forward_logits(x)))
+    }
+
+    /// Trainable parameter count.
+    pub fn num_trainable(&self) -> usize {
+        let mut counter = ParamCounter::default();
+        self.clone().visit_torch(&mut counter, "");
+        counter.count
+    }
+
+    /// Builds `config` and loads a PyTorch `state_dict` in safetensors format (reference key
+    /// names; f32, f16, bf16 or f64 tensors).
+    ///
+    /// # Errors
+    /// [`LoadError::Config`] for an invalid configuration; [`LoadError::Weights`] for a file that
+    /// is not safetensors, or whose keys or shapes do not match (every problem listed).
+    pub fn from_torch_safetensors(
+        config: &PrixFixeConfig,
+        bytes: &[u8],
+        device: &B::Device,
+    ) -> Result<Self, LoadError> {
+        let mut model = config.init::<B>(device)?;
+        let mut loader = TorchLoader::<B>::new(bytes, device)?;
+        model.visit_torch(&mut loader, "");
+        loader.finish()?;
+        Ok(model)
+    }
+
+    /// Writes the model as a PyTorch `state_dict` in safetensors format (loadable by the
+    /// reference with `strict=True`).
+    ///
+    /// # Errors
+    /// Only on internal inconsistency.
+    pub fn to_torch_safetensors(
+        &self,
+        precision: Precision,
+        metadata: Option<std::collections::HashMap<String, String>>,
+    ) -> Result<Vec<u8>, WeightError> {
+        let mut exporter = TorchExporter::new(precision);
+        self.clone().visit_torch(&mut exporter, "");
+        exporter.to_bytes(metadata)
+    }
+}
+
+impl<B: Backend> VisitTorch<B> for PrixFixeNet<B> {
+    fn visit_torch<V: ParamVisitor<B>>(&mut self, v: &mut V, prefix: &str) {
+        self.first.visit_torch(v, &format!("{prefix}first."));
+        self.core.visit_torch(v, &format!("{prefix}core."));
+        self.final_block.visit_torch(v, &format!("{prefix}final."));
+    }
+}
+
+/// Why a model could not be built from weights.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum LoadError {
+    /// Invalid block configuration.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// Unreadable or mismatched weights.
+    #[error(transparent)]
+    Weights(#[from] WeightError),
+}

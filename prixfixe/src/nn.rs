@@ -1,0 +1,308 @@
+//! Layers with PyTorch semantics that the blocks share: 'same'-padded Conv1d, BatchNorm1d,
+//! a bidirectional LSTM with packed gates and multi-head self-attention with a packed input
+//! projection. Weight layouts equal PyTorch's so reference `state_dict`s load as they are.
+//!
+//! Training vs evaluation follows burn's convention: dropout and batch statistics are active on an
+//! autodiff backend (training), inactive otherwise (inference = PyTorch `eval()`).
+
+use burn::module::{Module, Param, RunningState};
+use burn::nn::conv::{Conv1d, Conv1dConfig};
+use burn::nn::{Initializer, PaddingConfig1d};
+use burn::tensor::activation::{sigmoid, softmax};
+use burn::tensor::{backend::Backend, Distribution, Tensor};
+
+use crate::weights::{Layout, ParamVisitor};
+
+/// Initialisation of a convolution's weights (reference ARCHITECTURE.md §3).
+#[derive(Debug, Clone, Copy)]
+pub enum ConvInit {
+    /// PyTorch default: weight and bias `U(±1/sqrt(fan_in))` (BHI and UnlockDNA blocks).
+    TorchDefault,
+    /// Autosome blocks: weight `N(0, sqrt(2 / (k · out_channels)))`, bias 0.
+    Autosome,
+}
+
+/// Conv1d with stride 1 and 'same' padding `(k−1)/2` on both sides (odd `k`).
+///
+/// Input `(batch, c_in, length)` → output `(batch, c_out, length)`; weight
+/// `(c_out, c_in / groups, k)` as in PyTorch.
+pub fn conv1d_same<B: Backend>(
+    c_in: usize,
+    c_out: usize,
+    kernel: usize,
+    groups: usize,
+    bias: bool,
+    init: ConvInit,
+    device: &B::Device,
+) -> Conv1d<B> {
+    let pad = (kernel - 1) / 2;
+    let initializer = match init {
+        ConvInit::TorchDefault => {
+            Initializer::KaimingUniform { gain: 1.0 / 3f64.sqrt(), fan_out_only: false }
+        }
+        ConvInit::Autosome => {
+            Initializer::Normal { mean: 0.0, std: (2.0 / (kernel * c_out) as f64).sqrt() }
+        }
+    };
+    let mut conv = Conv1dConfig::new(c_in, c_out, kernel)
+        .with_padding(PaddingConfig1d::Explicit(pad, pad))
+        .with_groups(groups)
+        .with_bias(bias)
+        .with_initializer(initializer)
+        .init(device);
+    if matches!(init, ConvInit::Autosome) {
+        if let Some(b) = conv.bias.as_mut() {
+            *b = Param::from_tensor(Tensor::zeros([c_out], device));
+        }
+    }
+    conv
+}
+
+/// Visits a Conv1d's `weight` and (if present) `bias`.
+pub fn visit_conv<B: Backend, V: ParamVisitor<B>>(conv: &mut Conv1d<B>, v: &mut V, prefix: &str) {
+    v.param(&format!("{prefix}weight"), &mut conv.weight, Layout::Same);
+    if let Some(b) = conv.bias.as_mut() {
+        v.param(&format!("{prefix}bias"), b, Layout::Same);
+    }
+}
+
+/// BatchNorm1d with PyTorch semantics: eps 1e-5, momentum 0.1; training normalises with the
+/// biased batch variance over `(batch, length)` and updates `running_var` with the unbiased one.
+///
+/// Input and output `(batch, channels, length)`.
+#[derive(Module, Debug)]
+pub struct BatchNorm1d<B: Backend> {
+    /// Scale γ `(channels)`.
+    pub weight: Param<Tensor<B, 1>>,
+    /// Shift β `(channels)`.
+    pub bias: Param<Tensor<B, 1>>,
+    /// Running mean `(channels)`.
+    pub running_mean: RunningState<Tensor<B, 1>>,
+    /// Running (unbiased) variance `(channels)`.
+    pub running_var: RunningState<Tensor<B, 1>>,
+    eps: f64,
+    momentum: f64,
+}
+
+impl<B: Backend> BatchNorm1d<B> {
+    /// γ = 1, β = 0, running mean 0, running var 1.
+    pub fn new(channels: usize, device: &B::Device) -> Self {
+        Self {
+            weight: Param::from_tensor(Tensor::ones([channels], device)),
+            bias: Param::from_tensor(Tensor::zeros([channels], device)),
+            running_mean: RunningState::new(Tensor::zeros([channels], device)),
+            running_var: RunningState::new(Tensor::ones([channels], device)),
+            eps: 1e-5,
+            momentum: 0.1,
+        }
+    }
+
+    /// Normalises `(batch, channels, length)`.
+    pub fn forward(&self, x: Tensor<B, 3>) -> Tensor<B, 3> {
+        let [b, c, l] = x.dims();
+        let (mean, var) = if B::ad_enabled(&x.device()) {
+            let mean = x.clone().mean_dim(2).mean_dim(0); // (1, C, 1)
+            let var = (x.clone() - mean.clone()).square().mean_dim(2).mean_dim(0);
+            let n = (b * l) as f64;
+            let unbiased = var.clone().detach() * (n / (n - 1.0).max(1.0));
+            let m = self.momentum;
+            self.running_mean.update(
+                self.running_mean.value_sync() * (1.0 - m) + mean.clone().detach().reshape([c]) * m,
+            );
+            self.running_var
+                .update(self.running_var.value_sync() * (1.0 - m) + unbiased.reshape([c]) * m);
+            (mean, var)
+        } else {
+            (
+                self.running_mean.value().reshape([1, c, 1]),
+                self.running_var.value().reshape([1, c, 1]),
+            )
+        };
+        let scale = self.weight.val().reshape([1, c, 1]) / (var + self.eps).sqrt();
+        (x - mean) * scale + self.bias.val().reshape([1, c, 1])
+    }
+
+    /// Visits `weight`, `bias`, `running_mean`, `running_var`, `num_batches_tracked`.
+    pub fn visit_params<V: ParamVisitor<B>>(&mut self, v: &mut V, prefix: &str) {
+        v.param(&format!("{prefix}weight"), &mut self.weight, Layout::Same);
+        v.param(&format!("{prefix}bias"), &mut self.bias, Layout::Same);
+        v.running(&format!("{prefix}running_mean"), &mut self.running_mean);
+        v.running(&format!("{prefix}running_var"), &mut self.running_var);
+        v.int64_buffer(&format!("{prefix}num_batches_tracked"), &[], &[0]);
+    }
+}
+
+/// One-layer bidirectional LSTM, batch-first, zero initial state, PyTorch weight layout: gate rows
+/// `[i, f, g, o]`, `W_ih (4H, I)`, `W_hh (4H, H)`, biases `(4H)`; `*_reverse` for the backward
+/// direction.
+///
+/// Input `(batch, length, I)` → output `(batch, length, 2H)` = `[h_fwd, h_bwd]` per position.
+#[derive(Module, Debug)]
+pub struct BiLstm<B: Backend> {
+    /// Forward direction.
+    pub fwd: LstmDirection<B>,
+    /// Backward direction (runs from the last position to the first).
+    pub bwd: LstmDirection<B>,
+    hidden: usize,
+}
+
+/// Weights of one LSTM direction.
+#[derive(Module, Debug)]
+pub struct LstmDirection<B: Backend> {
+    /// `(4H, I)`.
+    pub w_ih: Param<Tensor<B, 2>>,
+    /// `(4H, H)`.
+    pub w_hh: Param<Tensor<B, 2>>,
+    /// `(4H)`.
+    pub b_ih: Param<Tensor<B, 1>>,
+    /// `(4H)`.
+    pub b_hh: Param<Tensor<B, 1>>,
+}
+
+impl<B: Backend> LstmDirection<B> {
+    fn new(input: usize, hidden: usize, device: &B::Device) -> Self {
+        // PyTorch default: every weight and bias U(±1/sqrt(H)).
+        let k = 1.0 / (hidden as f64).sqrt();
+        let u2 = |rows: usize, cols: usize| {
+            Param::from_tensor(Tensor::<B, 2>::random([rows, cols], Distribution::Uniform(-k, k), device))
+        };
+        let u1 = |n: usize| Param::from_tensor(Tensor::<B, 1>::random([n], Distribution::Uniform(-k, k), device));
+        Self {
+            w_ih: u2(4 * hidden, input),
+            w_hh: u2(4 * hidden, hidden),
+            b_ih: u1(4 * hidden),
+            b_hh: u1(4 * hidden),
+        }
+    }
+
+    /// Runs over `x_proj (length, batch, 4H)` (input projection plus both biases already added).
+    fn run(&self, x_proj: Tensor<B, 3>, hidden: usize, reverse: bool) -> Vec<Tensor<B, 2>> {
+        let [len, batch, _] = x_proj.dims();
+        let device = x_proj.device();
+        let w_hh_t = self.w_hh.val().transpose(); // (H, 4H)
+        let mut h = Tensor::<B, 2>::zeros([batch, hidden], &device);
+        let mut c = Tensor::<B, 2>::zeros([batch, hidden], &device);
+        let mut out = vec![None; len];
+        let steps: Vec<usize> = if reverse { (0..len).rev().collect() } else { (0..len).collect() };
+        for t in steps {
+            let gates = x_proj.clone().narrow(0, t, 1).reshape([batch, 4 * hidden])
+                + h.matmul(w_hh_t.clone());
+            let mut parts = gates.chunk(4, 1).into_iter();
+            let (i, f, g, o) = (
+                sigmoid(parts.next().expect("4 gates")),
+                sigmoid(parts.next().expect("4 gates")),
+                parts.next().expect("4 gates").tanh(),
+                sigmoid(parts.next().expect("4 gates")),
+            );
+            c = f * c + i * g;
+            h = o * c.clone().tanh();
+            out[t] = Some(h.clone());
+        }
+        out.into_iter().map(|o| o.expect("every step ran")).collect()
+    }
+}
+
+impl<B: Backend> BiLstm<B> {
+    /// PyTorch-default initialised BiLSTM with `input` features and `hidden` units per direction.
+    pub fn new(input: usize, hidden: usize, device: &B::Device) -> Self {
+        Self {
+            fwd: LstmDirection::new(input, hidden, device),
+            bwd: LstmDirection::new(input, hidden, device),
+            hidden,
+        }
+    }
+
+    /// `(batch, length, I)` → `(batch, length, 2H)`.
+    pub fn forward(&self, x: Tensor<B, 3>) -> Tensor<B, 3> {
+        let [batch, len, input] = x.dims();
+        let h = self.hidden;
+        // Time-major once, so each step reads a contiguous (batch, 4H) slab.
+        let x_tm = x.swap_dims(0, 1).reshape([len * batch, input]);
+        let project = |d: &LstmDirection<B>| {
+            (x_tm.clone().matmul(d.w_ih.val().transpose())
+                + (d.b_ih.val() + d.b_hh.val()).reshape([1, 4 * h]))
+            .reshape([len, batch, 4 * h])
+        };
+        let fwd = self.fwd.run(project(&self.fwd), h, false);
+        let bwd = self.bwd.run(project(&self.bwd), h, true);
+        let fwd: Tensor<B, 3> = Tensor::stack(fwd, 1);
+        let bwd: Tensor<B, 3> = Tensor::stack(bwd, 1);
+        Tensor::cat(vec![fwd, bwd], 2)
+    }
+
+    /// Visits `weight_ih_l0`, `weight_hh_l0`, `bias_ih_l0`, `bias_hh_l0` and the `_reverse` set.
+    pub fn visit_params<V: ParamVisitor<B>>(&mut self, v: &mut V, prefix: &str) {
+        for (d, suffix) in [(&mut self.fwd, ""), (&mut self.bwd, "_reverse")] {
+            v.param(&format!("{prefix}weight_ih_l0{suffix}"), &mut d.w_ih, Layout::Same);
+            v.param(&format!("{prefix}weight_hh_l0{suffix}"), &mut d.w_hh, Layout::Same);
+            v.param(&format!("{prefix}bias_ih_l0{suffix}"), &mut d.b_ih, Layout::Same);
+            v.param(&format!("{prefix}bias_hh_l0{suffix}"), &mut d.b_hh, Layout::Same);
+        }
+    }
+}
+
+/// Multi-head self-attention as PyTorch's `nn.MultiheadAttention` (no mask, no dropout on the
+/// attention weights): packed `in_proj_weight (3D, D)` = rows `[W_q; W_k; W_v]`, `in_proj_bias
+/// (3D)`, `out_proj` `(D, D)` + bias.
+///
+/// Input and output `(batch, length, D)`.
+#[derive(Module, Debug)]
+pub struct SelfAttention<B: Backend> {
+    /// `(3D, D)`.
+    pub in_proj_weight: Param<Tensor<B, 2>>,
+    /// `(3D)`.
+    pub in_proj_bias: Param<Tensor<B, 1>>,
+    /// `(D, D)`, PyTorch `(out, in)` layout.
+    pub out_proj_weight: Param<Tensor<B, 2>>,
+    /// `(D)`.
+    pub out_proj_bias: Param<Tensor<B, 1>>,
+    heads: usize,
+}
+
+impl<B: Backend> SelfAttention<B> {
+    /// PyTorch-default initialisation: xavier-uniform `in_proj`, zero biases, `out_proj`
+    /// `U(±1/sqrt(D))`.
+    pub fn new(dim: usize, heads: usize, device: &B::Device) -> Self {
+        let xavier = (6.0 / (dim + 3 * dim) as f64).sqrt();
+        let k = 1.0 / (dim as f64).sqrt();
+        Self {
+            in_proj_weight: Param::from_tensor(Tensor::random(
+                [3 * dim, dim],
+                Distribution::Uniform(-xavier, xavier),
+                device,
+            )),
+            in_proj_bias: Param::from_tensor(Tensor::zeros([3 * dim], device)),
+            out_proj_weight: Param::from_tensor(Tensor::random(
+                [dim, dim],
+                Distribution::Uniform(-k, k),
+                device,
+            )),
+            out_proj_bias: Param::from_tensor(Tensor::zeros([dim], device)),
+            heads,
+        }
+    }
+
+    /// `(batch, length, D)` → `(batch, length, D)`.
+    pub fn forward(&self, x: Tensor<B, 3>) -> Tensor<B, 3> {
+        let [b, l, d] = x.dims();
+        let hd = d / self.heads;
+        let qkv = x.matmul(self.in_proj_weight.val().transpose().unsqueeze::<3>())
+            + self.in_proj_bias.val().reshape([1, 1, 3 * d]);
+        let split = |i: usize| {
+            qkv.clone().narrow(2, i * d, d).reshape([b, l, self.heads, hd]).swap_dims(1, 2)
+        }; // (b, heads, l, hd)
+        let (q, k, v) = (split(0), split(1), split(2));
+        let scores = q.matmul(k.swap_dims(2, 3)) / (hd as f64).sqrt();
+        let ctx = softmax(scores, 3).matmul(v).swap_dims(1, 2).reshape([b, l, d]);
+        ctx.matmul(self.out_proj_weight.val().transpose().unsqueeze::<3>())
+            + self.out_proj_bias.val().reshape([1, 1, d])
+    }
+
+    /// Visits `in_proj_weight`, `in_proj_bias`, `out_proj.weight`, `out_proj.bias`.
+    pub fn visit_params<V: ParamVisitor<B>>(&mut self, v: &mut V, prefix: &str) {
+        v.param(&format!("{prefix}in_proj_weight"), &mut self.in_proj_weight, Layout::Same);
+        v.param(&format!("{prefix}in_proj_bias"), &mut self.in_proj_bias, Layout::Same);
+        v.param(&format!("{prefix}out_proj.weight"), &mut self.out_proj_weight, Layout::Same);
+        v.param(&format!("{prefix}out_proj.bias"), &mut self.out_proj_bias, Layout::Same);
+    }
+}

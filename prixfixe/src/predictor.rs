@@ -1,0 +1,259 @@
+//! Test-time predictor: forward and reverse-complement predictions averaged, `is_singleton = 0`
+//! (reference ARCHITECTURE.md §1.9), batched; and in-silico mutagenesis (ISM) of every SNV.
+//!
+//! One implementation serves the CLI and the browser: [`Predictor::forward_probs`] returns a
+//! tensor and [`combine_strands`] turns its data into [`Prediction`]s, so a native caller reads
+//! the tensor synchronously ([`Predictor::predict_padded`]) and the browser asynchronously.
+
+use burn::tensor::{backend::Backend, Tensor, TensorData};
+
+use crate::blocks::FinalBlock;
+use crate::data::{codes_to_string, parse_bases, DataProcessor, SequenceError, CODE_A, CODE_C, CODE_G, CODE_LETTERS, CODE_T};
+use crate::model::PrixFixeNet;
+use crate::{IN_CHANNELS, N_BINS};
+
+/// One sequence's prediction.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Prediction {
+    /// `(forward + reverse) / 2`: expected bin on the training scale (0..17).
+    pub expression: f32,
+    /// Expected bin of the forward strand.
+    pub forward: f32,
+    /// Expected bin of the reverse-complement strand.
+    pub reverse: f32,
+    /// 18-bin distribution, mean of both strands (the model's own uncertainty).
+    pub probs: [f32; N_BINS],
+}
+
+/// A sequence in a batch that could not be read.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("sequence {index}: {error}")]
+pub struct BatchError {
+    /// 1-based index of the sequence in the batch.
+    pub index: usize,
+    /// What is wrong with it.
+    pub error: SequenceError,
+}
+
+/// Turns strand probabilities `(2n, 18)` — rows `0..n` forward, `n..2n` reverse complement — into
+/// predictions.
+pub fn combine_strands(probs: &[f32], n: usize) -> Vec<Prediction> {
+    assert_eq!(probs.len(), 2 * n * N_BINS, "probability buffer size");
+    (0..n)
+        .map(|i| {
+            let f = &probs[i * N_BINS..(i + 1) * N_BINS];
+            let r = &probs[(n + i) * N_BINS..(n + i + 1) * N_BINS];
+            let ef: f32 = f.iter().enumerate().map(|(k, p)| k as f32 * p).sum();
+            let er: f32 = r.iter().enumerate().map(|(k, p)| k as f32 * p).sum();
+            let mut avg = [0f32; N_BINS];
+            for k in 0..N_BINS {
+                avg[k] = 0.5 * (f[k] + r[k]);
+            }
+            Prediction { expression: 0.5 * (ef + er), forward: ef, reverse: er, probs: avg }
+        })
+        .collect()
+}
+
+/// A model with its DataProcessor, ready to score sequences.
+#[derive(Debug, Clone)]
+pub struct Predictor<B: Backend> {
+    model: PrixFixeNet<B>,
+    processor: DataProcessor,
+    device: B::Device,
+    batch_size: usize,
+}
+
+impl<B: Backend> Predictor<B> {
+    /// Sequences per forward pass by default (each gives two rows: forward and RC).
+    pub const DEFAULT_BATCH: usize = 256;
+
+    /// A predictor for `model` on `device`.
+    pub fn new(model: PrixFixeNet<B>, processor: DataProcessor, device: B::Device) -> Self {
+        Self { model, processor, device, batch_size: Self::DEFAULT_BATCH }
+    }
+
+    /// Sets the number of sequences per forward pass (at least 1).
+    pub fn with_batch_size(mut self, n: usize) -> Self {
+        self.batch_size = n.max(1);
+        self
+    }
+
+    /// Sequences per forward pass.
+    pub fn batch_size(&self) -> usize {
+        self.batch_size
+    }
+
+    /// The model.
+    pub fn model(&self) -> &PrixFixeNet<B> {
+        &self.model
+    }
+
+    /// The DataProcessor.
+    pub fn processor(&self) -> &DataProcessor {
+        &self.processor
+    }
+
+    /// The device.
+    pub fn device(&self) -> &B::Device {
+        &self.device
+    }
+
+    /// Encodes padded windows as `(2n, 6, L)`: rows `0..n` forward (is_reverse 0), `n..2n` their
+    /// reverse complements (is_reverse 1); is_singleton 0 everywhere.
+    pub fn encode_strands(&self, padded: &[Vec<u8>]) -> Tensor<B, 3> {
+        let l = self.processor.seq_len();
+        let n = padded.len();
+        let mut buf = vec![0f32; 2 * n * IN_CHANNELS * l];
+        let row = IN_CHANNELS * l;
+        for (i, p) in padded.iter().enumerate() {
+            self.processor.encode_into(p, false, false, &mut buf[i * row..(i + 1) * row]);
+            self.processor.encode_into(p, true, false, &mut buf[(n + i) * row..(n + i + 1) * row]);
+        }
+        Tensor::from_data(TensorData::new(buf, [2 * n, IN_CHANNELS, l]), &self.device)
+    }
+
+    /// Bin probabilities `(2n, 18)` for padded windows (forward rows, then RC rows). Read the data
+    /// and pass it to [`combine_strands`].
+    pub fn forward_probs(&self, padded: &[Vec<u8>]) -> Tensor<B, 2> {
+        FinalBlock::probs(self.model.forward_logits(self.encode_strands(padded)))
+    }
+
+    /// Predictions for padded windows, batched, read synchronously (native backends).
+    pub fn predict_padded(&self, padded: &[Vec<u8>]) -> Vec<Prediction> {
+        let mut out = Vec::with_capacity(padded.len());
+        for chunk in padded.chunks(self.batch_size) {
+            let data = self.forward_probs(chunk).into_data().convert::<f32>();
+            let probs = data.as_slice::<f32>().expect("f32 probabilities");
+            out.extend(combine_strands(probs, chunk.len()));
+        }
+        out
+    }
+
+    /// Parses and pads every sequence; the first bad one is reported with its 1-based index.
+    ///
+    /// # Errors
+    /// [`BatchError`] naming the sequence and the problem.
+    pub fn prepare<S: AsRef<str>>(&self, sequences: &[S]) -> Result<Vec<Vec<u8>>, BatchError> {
+        sequences
+            .iter()
+            .enumerate()
+            .map(|(i, s)| self.processor.pad(s.as_ref()).map_err(|error| BatchError { index: i + 1, error }))
+            .collect()
+    }
+
+    /// Predicts raw sequences (any case, whitespace ignored, `N` allowed).
+    ///
+    /// # Errors
+    /// [`BatchError`] for the first sequence that cannot be read; nothing is predicted then.
+    pub fn predict<S: AsRef<str>>(&self, sequences: &[S]) -> Result<Vec<Prediction>, BatchError> {
+        Ok(self.predict_padded(&self.prepare(sequences)?))
+    }
+}
+
+/// One single-nucleotide variant of an ISM scan.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Variant {
+    /// 1-based position in the sequence as given.
+    pub position: usize,
+    /// Reference base.
+    pub reference: char,
+    /// Alternative base.
+    pub alternative: char,
+}
+
+/// The variants of an ISM scan and their padded windows (the reference first).
+#[derive(Debug, Clone)]
+pub struct IsmPlan {
+    /// The reference sequence's base codes.
+    pub codes: Vec<u8>,
+    /// The variants, in position order, alternatives in A, C, G, T order.
+    pub variants: Vec<Variant>,
+    /// Padded windows: index 0 is the reference, `1 + i` is `variants[i]`.
+    pub windows: Vec<Vec<u8>>,
+}
+
+/// One scored variant.
+#[derive(Debug, Clone, PartialEq)]
+pub struct VariantEffect {
+    /// The variant.
+    pub variant: Variant,
+    /// Predicted expression of the mutant (fwd/RC average).
+    pub prediction: f32,
+    /// `prediction − reference prediction`.
+    pub delta: f32,
+}
+
+/// Plans an in-silico mutagenesis scan: every substitution at each 1-based position in `range`
+/// (inclusive; `None` = the whole sequence).
+///
+/// Positions that padding drops (the 17 bp 5' adapter, or the 5' excess of a sequence longer than
+/// the window) are still listed: their effect is exactly 0, which is what the model sees.
+///
+/// # Errors
+/// [`SequenceError`] for an unreadable sequence; [`SequenceError::TooShort`] as in padding. A
+/// range outside the sequence is clamped to it.
+pub fn plan_ism(
+    processor: &DataProcessor,
+    sequence: &str,
+    range: Option<(usize, usize)>,
+) -> Result<IsmPlan, SequenceError> {
+    let codes = parse_bases(sequence)?;
+    let reference = processor.pad_codes(&codes)?;
+    let (lo, hi) = range.unwrap_or((1, codes.len()));
+    let (lo, hi) = (lo.max(1), hi.min(codes.len()));
+    let mut variants = Vec::new();
+    let mut windows = vec![reference];
+    let mut mutant = codes.clone();
+    for pos in lo..=hi {
+        let r = codes[pos - 1];
+        for alt in [CODE_A, CODE_C, CODE_G, CODE_T] {
+            if alt == r {
+                continue;
+            }
+            mutant[pos - 1] = alt;
+            windows.push(processor.pad_codes(&mutant)?);
+            variants.push(Variant {
+                position: pos,
+                reference: CODE_LETTERS[r as usize],
+                alternative: CODE_LETTERS[alt as usize],
+            });
+        }
+        mutant[pos - 1] = r;
+    }
+    Ok(IsmPlan { codes, variants, windows })
+}
+
+impl IsmPlan {
+    /// The reference sequence as upper-case text.
+    pub fn sequence(&self) -> String {
+        codes_to_string(&self.codes)
+    }
+
+    /// Scores the plan from predictions of `windows` (same order).
+    pub fn effects(&self, predictions: &[f32]) -> (f32, Vec<VariantEffect>) {
+        let reference = predictions[0];
+        let effects = self
+            .variants
+            .iter()
+            .zip(&predictions[1..])
+            .map(|(v, &p)| VariantEffect { variant: v.clone(), prediction: p, delta: p - reference })
+            .collect();
+        (reference, effects)
+    }
+}
+
+impl<B: Backend> Predictor<B> {
+    /// In-silico mutagenesis: the reference prediction and every SNV's effect.
+    ///
+    /// # Errors
+    /// See [`plan_ism`].
+    pub fn ism(
+        &self,
+        sequence: &str,
+        range: Option<(usize, usize)>,
+    ) -> Result<(f32, Vec<VariantEffect>), SequenceError> {
+        let plan = plan_ism(&self.processor, sequence, range)?;
+        let preds: Vec<f32> = self.predict_padded(&plan.windows).iter().map(|p| p.expression).collect();
+        Ok(plan.effects(&preds))
+    }
+}
