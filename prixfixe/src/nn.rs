@@ -8,7 +8,8 @@
 use burn::module::{Module, Param, RunningState};
 use burn::nn::conv::{Conv1d, Conv1dConfig};
 use burn::nn::{Initializer, PaddingConfig1d};
-use burn::tensor::activation::{sigmoid, softmax};
+use burn::tensor::activation::sigmoid;
+use burn::tensor::module::attention;
 use burn::tensor::{backend::Backend, Distribution, Tensor};
 
 use crate::weights::{Layout, ParamVisitor};
@@ -58,6 +59,14 @@ pub fn conv1d_same<B: Backend>(
     conv
 }
 
+/// A per-channel vector `(C)` laid out as a contiguous `(batch, C, 1)` tensor, so that
+/// `x (batch, C, L) ∘ v` broadcasts only over the innermost dimension (burn-flex's SIMD fast path;
+/// a `(1, C, 1)` operand takes its slow strided path, ~10× slower).
+pub fn per_channel<B: Backend>(v: Tensor<B, 1>, batch: usize) -> Tensor<B, 3> {
+    let c = v.dims()[0];
+    v.reshape([1, c, 1]).repeat_dim(0, batch)
+}
+
 /// Visits a Conv1d's `weight` and (if present) `bias`.
 pub fn visit_conv<B: Backend, V: ParamVisitor<B>>(conv: &mut Conv1d<B>, v: &mut V, prefix: &str) {
     v.param(&format!("{prefix}weight"), &mut conv.weight, Layout::Same);
@@ -101,25 +110,23 @@ impl<B: Backend> BatchNorm1d<B> {
     pub fn forward(&self, x: Tensor<B, 3>) -> Tensor<B, 3> {
         let [b, c, l] = x.dims();
         let (mean, var) = if B::ad_enabled(&x.device()) {
-            let mean = x.clone().mean_dim(2).mean_dim(0); // (1, C, 1)
-            let var = (x.clone() - mean.clone()).square().mean_dim(2).mean_dim(0);
+            let mean = x.clone().mean_dim(2).mean_dim(0).reshape([c]);
+            let centred = x.clone() - per_channel(mean.clone(), b);
+            let var = centred.square().mean_dim(2).mean_dim(0).reshape([c]);
             let n = (b * l) as f64;
             let unbiased = var.clone().detach() * (n / (n - 1.0).max(1.0));
             let m = self.momentum;
-            self.running_mean.update(
-                self.running_mean.value_sync() * (1.0 - m) + mean.clone().detach().reshape([c]) * m,
-            );
-            self.running_var
-                .update(self.running_var.value_sync() * (1.0 - m) + unbiased.reshape([c]) * m);
+            self.running_mean
+                .update(self.running_mean.value_sync() * (1.0 - m) + mean.clone().detach() * m);
+            self.running_var.update(self.running_var.value_sync() * (1.0 - m) + unbiased * m);
             (mean, var)
         } else {
-            (
-                self.running_mean.value().reshape([1, c, 1]),
-                self.running_var.value().reshape([1, c, 1]),
-            )
+            (self.running_mean.value(), self.running_var.value())
         };
-        let scale = self.weight.val().reshape([1, c, 1]) / (var + self.eps).sqrt();
-        (x - mean) * scale + self.bias.val().reshape([1, c, 1])
+        // y = x·a + s with a = γ/sqrt(var+eps), s = β − mean·a: two per-channel passes.
+        let a = self.weight.val() / (var + self.eps).sqrt();
+        let s = self.bias.val() - mean * a.clone();
+        x * per_channel(a, b) + per_channel(s, b)
     }
 
     /// Visits `weight`, `bias`, `running_mean`, `running_var`, `num_batches_tracked`.
@@ -175,25 +182,24 @@ impl<B: Backend> LstmDirection<B> {
         }
     }
 
-    /// Runs over `x_proj (length, batch, 4H)` (input projection plus both biases already added).
-    fn run(&self, x_proj: Tensor<B, 3>, hidden: usize, reverse: bool) -> Vec<Tensor<B, 2>> {
-        let [len, batch, _] = x_proj.dims();
-        let device = x_proj.device();
-        let w_hh_t = self.w_hh.val().transpose(); // (H, 4H)
+    /// Runs over the per-gate input projections `x_proj[g] (length, batch, H)` (both biases
+    /// already added), gates in PyTorch order `[i, f, g, o]`. Returns `h_t (batch, H)` per step.
+    fn run(&self, x_proj: [Tensor<B, 3>; 4], hidden: usize, reverse: bool) -> Vec<Tensor<B, 2>> {
+        let [len, batch, _] = x_proj[0].dims();
+        let device = x_proj[0].device();
+        // One (H, H) recurrent matrix per gate: each gate's pre-activation is then a contiguous
+        // (batch, H) tensor, which keeps the element-wise work on burn-flex's fast path.
+        let w_hh: Vec<Tensor<B, 2>> =
+            (0..4).map(|g| self.w_hh.val().narrow(0, g * hidden, hidden).transpose()).collect();
         let mut h = Tensor::<B, 2>::zeros([batch, hidden], &device);
         let mut c = Tensor::<B, 2>::zeros([batch, hidden], &device);
         let mut out = vec![None; len];
         let steps: Vec<usize> = if reverse { (0..len).rev().collect() } else { (0..len).collect() };
         for t in steps {
-            let gates = x_proj.clone().narrow(0, t, 1).reshape([batch, 4 * hidden])
-                + h.matmul(w_hh_t.clone());
-            let mut parts = gates.chunk(4, 1).into_iter();
-            let (i, f, g, o) = (
-                sigmoid(parts.next().expect("4 gates")),
-                sigmoid(parts.next().expect("4 gates")),
-                parts.next().expect("4 gates").tanh(),
-                sigmoid(parts.next().expect("4 gates")),
-            );
+            let pre = |g: usize| {
+                x_proj[g].clone().narrow(0, t, 1).reshape([batch, hidden]) + h.clone().matmul(w_hh[g].clone())
+            };
+            let (i, f, g, o) = (sigmoid(pre(0)), sigmoid(pre(1)), pre(2).tanh(), sigmoid(pre(3)));
             c = f * c + i * g;
             h = o * c.clone().tanh();
             out[t] = Some(h.clone());
@@ -218,13 +224,25 @@ impl<B: Backend> BiLstm<B> {
         let h = self.hidden;
         // Time-major once, so each step reads a contiguous (batch, 4H) slab.
         let x_tm = x.swap_dims(0, 1).reshape([len * batch, input]);
-        let project = |d: &LstmDirection<B>| {
-            (x_tm.clone().matmul(d.w_ih.val().transpose())
-                + (d.b_ih.val() + d.b_hh.val()).reshape([1, 4 * h]))
-            .reshape([len, batch, 4 * h])
+        let project = |d: &LstmDirection<B>| -> [Tensor<B, 3>; 4] {
+            let bias = d.b_ih.val() + d.b_hh.val();
+            std::array::from_fn(|g| {
+                (x_tm.clone().matmul(d.w_ih.val().narrow(0, g * h, h).transpose())
+                    + bias.clone().narrow(0, g * h, h).reshape([1, h]))
+                .reshape([len, batch, h])
+            })
         };
-        let fwd = self.fwd.run(project(&self.fwd), h, false);
-        let bwd = self.bwd.run(project(&self.bwd), h, true);
+        let (fwd_in, bwd_in) = (project(&self.fwd), project(&self.bwd));
+        // The two directions are independent: on native targets run them on two threads (the
+        // per-step matrices are small, so intra-op threading alone leaves cores idle).
+        #[cfg(not(target_arch = "wasm32"))]
+        let (fwd, bwd) = std::thread::scope(|s| {
+            let f = s.spawn(|| self.fwd.run(fwd_in, h, false));
+            let b = self.bwd.run(bwd_in, h, true);
+            (f.join().expect("LSTM forward direction"), b)
+        });
+        #[cfg(target_arch = "wasm32")]
+        let (fwd, bwd) = (self.fwd.run(fwd_in, h, false), self.bwd.run(bwd_in, h, true));
         let fwd: Tensor<B, 3> = Tensor::stack(fwd, 1);
         let bwd: Tensor<B, 3> = Tensor::stack(bwd, 1);
         Tensor::cat(vec![fwd, bwd], 2)
@@ -286,14 +304,16 @@ impl<B: Backend> SelfAttention<B> {
     pub fn forward(&self, x: Tensor<B, 3>) -> Tensor<B, 3> {
         let [b, l, d] = x.dims();
         let hd = d / self.heads;
-        let qkv = x.matmul(self.in_proj_weight.val().transpose().unsqueeze::<3>())
-            + self.in_proj_bias.val().reshape([1, 1, 3 * d]);
-        let split = |i: usize| {
-            qkv.clone().narrow(2, i * d, d).reshape([b, l, self.heads, hd]).swap_dims(1, 2)
+        // Separate Q, K, V products from row blocks of the packed projection: each result is
+        // contiguous (slicing a packed (b, l, 3D) output would leave strided views).
+        let project = |i: usize| {
+            let w = self.in_proj_weight.val().narrow(0, i * d, d).transpose().unsqueeze::<3>();
+            let bias = self.in_proj_bias.val().narrow(0, i * d, d).reshape([1, 1, d]);
+            (x.clone().matmul(w) + bias).reshape([b, l, self.heads, hd]).swap_dims(1, 2)
         }; // (b, heads, l, hd)
-        let (q, k, v) = (split(0), split(1), split(2));
-        let scores = q.matmul(k.swap_dims(2, 3)) / (hd as f64).sqrt();
-        let ctx = softmax(scores, 3).matmul(v).swap_dims(1, 2).reshape([b, l, d]);
+        // softmax(q kᵀ / sqrt(hd)) v, fused; no mask, no attention dropout.
+        let ctx = attention(project(0), project(1), project(2), None, None, Default::default());
+        let ctx = ctx.swap_dims(1, 2).reshape([b, l, d]);
         ctx.matmul(self.out_proj_weight.val().transpose().unsqueeze::<3>())
             + self.out_proj_bias.val().reshape([1, 1, d])
     }

@@ -87,10 +87,13 @@ pub struct FeedForward<B: Backend> {
 impl<B: Backend> FeedForward<B> {
     /// `(batch, L, D)` → `(batch, L, D)`.
     pub fn forward(&self, x: Tensor<B, 3>) -> Tensor<B, 3> {
-        let h = self.linear1.forward(self.norm.forward(x));
-        let half = h.dims()[2] / 2;
-        let a = h.clone().narrow(2, 0, half);
-        let g = h.narrow(2, half, half);
+        let x = self.norm.forward(x);
+        // Value half `a` and gate half `g` from column blocks of linear1's weight, so both come
+        // out contiguous (slicing one (…, 2F) output would leave strided views).
+        let w = self.linear1.weight.val(); // (D, 2F)
+        let f = w.dims()[1] / 2;
+        let a = x.clone().matmul(w.clone().narrow(1, 0, f).unsqueeze::<3>());
+        let g = x.matmul(w.narrow(1, f, f).unsqueeze::<3>());
         self.dropout.forward(self.linear2.forward(self.dropout.forward(a * silu(g))))
     }
 
@@ -135,7 +138,8 @@ impl<B: Backend> ConformerLayer<B> {
         let x = x.clone() + self.ff1.forward(x) * 0.5;
         let x1 = self.norm1.forward(x.clone());
         let conv = self.pointwise.forward(self.depthwise.forward(x1.clone().swap_dims(1, 2)));
-        let x1 = x1 + self.conv_dropout.forward(relu(conv)).swap_dims(1, 2);
+        let conv = self.conv_dropout.forward(relu(conv)).swap_dims(1, 2);
+        let x1 = conv + x1; // strided operand on the right: the contiguous one is written in place
         let x = self.norm2.forward(x + x1);
         let x = x.clone() + self.attn.forward(x);
         x.clone() + self.ff2.forward(x) * 0.5
