@@ -19,6 +19,7 @@
 
 pub mod blocks;
 pub mod data;
+pub mod kernels;
 pub mod metrics;
 pub mod model;
 pub mod nn;

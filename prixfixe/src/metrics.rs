@@ -72,10 +72,10 @@ mod tests {
 
     #[test]
     fn pearson_hand_computed() {
-        // x = 1,2,3,4 ; y = 2,4,5,4 : sxy = 3.0, sxx = 5, syy = 4.75 -> r = 3/sqrt(23.75)
+        // x = 1,2,3,4 ; y = 2,4,5,4 : sxy = 3.5, sxx = 5, syy = 4.75 -> r = 3.5/sqrt(23.75)
         let r = pearson(&[1., 2., 3., 4.], &[2., 4., 5., 4.]).unwrap();
-        assert!((r - 3.0 / 23.75f64.sqrt()).abs() < 1e-12);
-        assert!((pearson_r2(&[1., 2., 3., 4.], &[2., 4., 5., 4.]).unwrap() - 9.0 / 23.75).abs() < 1e-12);
+        assert!((r - 3.5 / 23.75f64.sqrt()).abs() < 1e-12);
+        assert!((pearson_r2(&[1., 2., 3., 4.], &[2., 4., 5., 4.]).unwrap() - 12.25 / 23.75).abs() < 1e-12);
         assert_eq!(pearson(&[1., 1.], &[1., 2.]), None);
         assert_eq!(pearson(&[1.], &[1.]), None);
         assert_eq!(pearson(&[1., f64::NAN], &[1., 2.]), None);

@@ -12,7 +12,7 @@ use burn::tensor::activation::{sigmoid, silu};
 use burn::tensor::{backend::Backend, Tensor};
 use serde::{Deserialize, Serialize};
 
-use crate::nn::{conv1d_same, visit_conv, BatchNorm1d, ConvInit};
+use crate::nn::{conv1d_same, conv_forward, visit_conv, BatchNorm1d, ConvInit};
 use crate::weights::{Layout, ParamVisitor, VisitTorch};
 
 /// Configuration of [`EfficientNetCore`]. DREAM-CNN: 320 → [128, 128, 64, 64, 64, 64],
@@ -101,10 +101,10 @@ pub struct EfficientStage<B: Backend> {
 impl<B: Backend> EfficientStage<B> {
     /// Inverted residual branch `(batch, prev, L)` → `(batch, prev, L)`.
     pub fn inverted_residual(&self, x: Tensor<B, 3>) -> Tensor<B, 3> {
-        let h = silu(self.expand_bn.forward(self.expand.forward(x)));
-        let h = silu(self.grouped_bn.forward(self.grouped.forward(h)));
+        let h = self.expand_bn.forward_silu(self.expand.forward(x));
+        let h = self.grouped_bn.forward_silu(conv_forward(&self.grouped, h));
         let h = h.clone() * self.se_gate(h).unsqueeze_dim::<3>(2);
-        silu(self.project_bn.forward(self.project.forward(h)))
+        self.project_bn.forward_silu(self.project.forward(h))
     }
 
     /// Squeeze-excitation gate `(batch, E, L)` → `(batch, E)` in (0, 1).
@@ -116,7 +116,7 @@ impl<B: Backend> EfficientStage<B> {
     /// `(batch, prev, L)` → `(batch, sz, L)`.
     pub fn forward(&self, x: Tensor<B, 3>) -> Tensor<B, 3> {
         let inv = self.inverted_residual(x.clone());
-        silu(self.resize_bn.forward(self.resize.forward(Tensor::cat(vec![x, inv], 1))))
+        self.resize_bn.forward_silu(self.resize.forward(Tensor::cat(vec![x, inv], 1)))
     }
 }
 

@@ -3,7 +3,7 @@
 use burn::module::Module;
 use burn::nn::conv::Conv1d;
 use burn::nn::{Dropout, DropoutConfig};
-use burn::tensor::activation::{relu, silu};
+use burn::tensor::activation::relu;
 use burn::tensor::{backend::Backend, Tensor};
 use serde::{Deserialize, Serialize};
 
@@ -141,7 +141,7 @@ pub struct ConvBnSiluBlock<B: Backend> {
 impl<B: Backend> ConvBnSiluBlock<B> {
     /// `(batch, c_in, L)` → `(batch, c_out, L)`.
     pub fn forward(&self, x: Tensor<B, 3>) -> Tensor<B, 3> {
-        silu(self.bn.forward(self.conv.forward(x)))
+        self.bn.forward_silu(self.conv.forward(x))
     }
 }
 

@@ -1,0 +1,150 @@
+//! Hand-written CPU kernels for the eval-mode hot spots of DREAM-CNN that burn-flex runs on scalar
+//! or per-group paths: the grouped convolution with 2 channels per group and the fused
+//! BatchNorm → SiLU. They run only for inference on the burn-flex backend ([`fast_path`]); training
+//! (autodiff) and GPU backends use the plain burn ops, whose results these kernels reproduce
+//! (checked by the parity tests, which run on this path, and by the unit tests below).
+
+use burn::tensor::{backend::Backend, Tensor, TensorData};
+
+/// `true` when `B` is the burn-flex CPU backend without autodiff: the data is in host memory, so
+/// reading it costs a copy, not a device transfer.
+pub fn fast_path<B: Backend>(device: &B::Device) -> bool {
+    #[cfg(feature = "flex")]
+    {
+        std::any::TypeId::of::<B>() == std::any::TypeId::of::<burn::backend::Flex>() && !B::ad_enabled(device)
+    }
+    #[cfg(not(feature = "flex"))]
+    {
+        let _ = device;
+        false
+    }
+}
+
+/// `e^x` for f32: Cody–Waite range reduction `x = n·ln2 + r`, `|r| ≤ ln2/2`, and a degree-7
+/// Taylor polynomial for `e^r` (relative error < 3e-7 on [-87, 88]); written so that LLVM
+/// vectorises loops that call it.
+#[inline(always)]
+fn exp_approx(x: f32) -> f32 {
+    const LN2_HI: f32 = 0.693_359_4; // exactly representable: n·LN2_HI is exact
+    const LN2_LO: f32 = -2.121_944_4e-4;
+    let x = x.clamp(-87.0, 88.0);
+    let n = (x * std::f32::consts::LOG2_E).round();
+    let r = x - n * LN2_HI - n * LN2_LO;
+    let p = 1.0
+        + r * (1.0
+            + r * (0.5
+                + r * (1.0 / 6.0 + r * (1.0 / 24.0 + r * (1.0 / 120.0 + r * (1.0 / 720.0 + r * (1.0 / 5040.0)))))));
+    let bits = ((n as i32 + 127) as u32) << 23;
+    p * f32::from_bits(bits)
+}
+
+#[inline(always)]
+fn silu(v: f32) -> f32 {
+    v / (1.0 + exp_approx(-v))
+}
+
+fn par_rows<F: Fn(usize, &mut [f32]) + Sync + Send>(out: &mut [f32], row: usize, f: F) {
+    #[cfg(not(target_arch = "wasm32"))]
+    {
+        use rayon::prelude::*;
+        out.par_chunks_mut(row).enumerate().for_each(|(i, r)| f(i, r));
+    }
+    #[cfg(target_arch = "wasm32")]
+    out.chunks_mut(row).enumerate().for_each(|(i, r)| f(i, r));
+}
+
+fn host<B: Backend, const D: usize>(x: Tensor<B, D>) -> Vec<f32> {
+    x.into_data().convert::<f32>().into_vec::<f32>().expect("f32 tensor")
+}
+
+/// `silu(x · a[c] + s[c])` per channel: BatchNorm in eval mode folded to an affine map, then SiLU.
+/// `x (batch, C, L)`, `a`, `s (C)`.
+pub fn affine_silu<B: Backend>(x: Tensor<B, 3>, a: Tensor<B, 1>, s: Tensor<B, 1>) -> Tensor<B, 3> {
+    let device = x.device();
+    let [b, c, l] = x.dims();
+    let (a, s) = (host(a), host(s));
+    let mut data = host(x);
+    par_rows(&mut data, c * l, |_, sample| {
+        for (ch, row) in sample.chunks_mut(l).enumerate() {
+            let (ac, sc) = (a[ch], s[ch]);
+            for v in row.iter_mut() {
+                *v = silu(*v * ac + sc);
+            }
+        }
+    });
+    Tensor::from_data(TensorData::new(data, [b, c, l]), &device)
+}
+
+/// Grouped 'same' convolution with 2 input and 2 output channels per group, no bias:
+/// `out[c] = Σ_{i∈{0,1}} Σ_j w[c, i, j] · x[2⌊c/2⌋ + i, t + j − (k−1)/2]`.
+/// `x (batch, C, L)`, `w (C, 2, k)` (PyTorch layout), `k` odd.
+pub fn grouped_conv_pairs<B: Backend>(x: Tensor<B, 3>, w: Tensor<B, 3>) -> Tensor<B, 3> {
+    let device = x.device();
+    let [b, c, l] = x.dims();
+    let k = w.dims()[2];
+    let pad = (k - 1) / 2;
+    let w = host(w);
+    let xs = host(x);
+    let mut out = vec![0f32; b * c * l];
+    par_rows(&mut out, c * l, |bi, sample| {
+        let xb = &xs[bi * c * l..(bi + 1) * c * l];
+        for (ch, orow) in sample.chunks_mut(l).enumerate() {
+            let g = ch / 2;
+            for i in 0..2 {
+                let xrow = &xb[(2 * g + i) * l..(2 * g + i + 1) * l];
+                for j in 0..k {
+                    let wv = w[(ch * 2 + i) * k + j];
+                    // out[t] += wv * x[t + j - pad] for t with 0 <= t + j - pad < l
+                    let (t0, t1) = (pad.saturating_sub(j), (l + pad).saturating_sub(j).min(l));
+                    let src0 = t0 + j - pad;
+                    let o = &mut orow[t0..t1];
+                    let xsrc = &xrow[src0..src0 + (t1 - t0)];
+                    for (ov, xv) in o.iter_mut().zip(xsrc) {
+                        *ov += wv * xv;
+                    }
+                }
+            }
+        }
+    });
+    Tensor::from_data(TensorData::new(out, [b, c, l]), &device)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn exp_approx_is_accurate() {
+        let mut worst = 0f32;
+        let mut x = -80.0f32;
+        while x < 80.0 {
+            let rel = ((exp_approx(x) - x.exp()) / x.exp()).abs();
+            worst = worst.max(rel);
+            x += 0.0137;
+        }
+        assert!(worst < 3e-7, "relative error {worst}");
+        assert!(silu(-1000.0).abs() < 1e-30);
+        assert!((silu(1000.0) - 1000.0).abs() < 1e-3);
+    }
+
+    #[cfg(feature = "flex")]
+    #[test]
+    fn kernels_match_burn_ops() {
+        use burn::tensor::{module::conv1d, ops::ConvOptions, Distribution};
+        type F = burn::backend::Flex;
+        let dev = Default::default();
+        let x = Tensor::<F, 3>::random([3, 8, 19], Distribution::Normal(0.0, 1.0), &dev);
+        let w = Tensor::<F, 3>::random([8, 2, 7], Distribution::Normal(0.0, 1.0), &dev);
+        let ours = grouped_conv_pairs(x.clone(), w.clone());
+        let burn = conv1d(x.clone(), w, None, ConvOptions::new([1], [3], [1], 4));
+        let err: f32 = (ours - burn).abs().max().into_scalar();
+        assert!(err < 1e-5, "grouped conv error {err}");
+
+        let a = Tensor::<F, 1>::random([8], Distribution::Normal(0.0, 1.0), &dev);
+        let s = Tensor::<F, 1>::random([8], Distribution::Normal(0.0, 1.0), &dev);
+        let ours = affine_silu(x.clone(), a.clone(), s.clone());
+        let plain = burn::tensor::activation::silu(x * a.reshape([1, 8, 1]) + s.reshape([1, 8, 1]));
+        let err: f32 = (ours - plain).abs().max().into_scalar();
+        assert!(err < 1e-5, "affine silu error {err}");
+    }
+}
