@@ -4,11 +4,13 @@
 //! `cargo run --release -p prixfixe --example bench_inference [--features flex] -- [--batch 1024]
 //!  [--steps 3] [--warmup 1] [--models cnn,rnn,attn] [--json OUT]`
 //! Threads: set `RAYON_NUM_THREADS` (the reference figures use 2).
-//! Prints one JSON object (median seconds per batch, sequences/s, per-block split of the last step).
+//! The batch is split over the CPU threads as the predictor does (`forward_logits_split`).
+//! Prints one JSON object (median seconds per batch, sequences/s).
 
 use std::time::Instant;
 
 use burn::tensor::{Int, Tensor};
+use prixfixe::blocks::FinalBlock;
 use prixfixe::model::ModelPreset;
 use prixfixe::CpuBackend as B;
 
@@ -39,33 +41,24 @@ fn main() {
         let preset: ModelPreset = m.parse().expect("model name");
         let model = preset.config().init::<B>(&device).expect("valid preset");
         let x = random_one_hot(batch, &device);
+        let threads = prixfixe::predictor::default_threads();
         let mut times = Vec::new();
-        let mut split = (0.0, 0.0, 0.0);
         for step in 0..warmup + steps {
             let t0 = Instant::now();
-            let f = model.first.forward(x.clone());
-            let f = Tensor::<B, 3>::from_data(f.into_data(), &device); // sync point
-            let t1 = Instant::now();
-            let c = model.core.forward(f);
-            let c = Tensor::<B, 3>::from_data(c.into_data(), &device);
-            let t2 = Instant::now();
-            let p = prixfixe::blocks::FinalBlock::expectation(prixfixe::blocks::FinalBlock::probs(model.final_block.forward(c)));
+            let logits = prixfixe::predictor::forward_logits_split(&model, x.clone(), threads);
+            let p = FinalBlock::expectation(FinalBlock::probs(logits));
             let _ = p.into_data();
-            let t3 = Instant::now();
+            let dt = t0.elapsed().as_secs_f64();
             if step >= warmup {
-                times.push((t3 - t0).as_secs_f64());
-                split = ((t1 - t0).as_secs_f64(), (t2 - t1).as_secs_f64(), (t3 - t2).as_secs_f64());
+                times.push(dt);
             }
-            eprintln!("{m} step {step}: {:.2} s", (t3 - t0).as_secs_f64());
+            eprintln!("{m} step {step}: {dt:.2} s");
         }
         times.sort_by(f64::total_cmp);
         let median = times[times.len() / 2];
         results.push(format!(
-            "\"{m}\": {{\"median_batch_s\": {median:.4}, \"seqs_per_s\": {:.2}, \"batch_times_s\": {times:?}, \"split_first_core_final_s\": [{:.3}, {:.3}, {:.3}], \"params\": {}}}",
+            "\"{m}\": {{\"median_batch_s\": {median:.4}, \"seqs_per_s\": {:.2}, \"batch_times_s\": {times:?}, \"params\": {}}}",
             batch as f64 / median,
-            split.0,
-            split.1,
-            split.2,
             model.num_trainable()
         ));
     }

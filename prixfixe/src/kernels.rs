@@ -43,6 +43,16 @@ fn silu(v: f32) -> f32 {
     v / (1.0 + exp_approx(-v))
 }
 
+#[inline(always)]
+fn sigmoid(v: f32) -> f32 {
+    1.0 / (1.0 + exp_approx(-v))
+}
+
+#[inline(always)]
+fn tanh(v: f32) -> f32 {
+    1.0 - 2.0 / (exp_approx(2.0 * v) + 1.0)
+}
+
 fn par_rows<F: Fn(usize, &mut [f32]) + Sync + Send>(out: &mut [f32], row: usize, f: F) {
     #[cfg(not(target_arch = "wasm32"))]
     {
@@ -109,6 +119,26 @@ pub fn grouped_conv_pairs<B: Backend>(x: Tensor<B, 3>, w: Tensor<B, 3>) -> Tenso
     Tensor::from_data(TensorData::new(out, [b, c, l]), &device)
 }
 
+/// One LSTM step from the gate pre-activations (each `(batch, H)`, PyTorch gate order
+/// i, f, g, o) and the cell state: `c' = σ(f)·c + σ(i)·tanh(g)`, `h' = σ(o)·tanh(c')`, in one pass.
+/// Returns `(h', c')`.
+pub fn lstm_cell<B: Backend>(pre: [Tensor<B, 2>; 4], c: Tensor<B, 2>) -> (Tensor<B, 2>, Tensor<B, 2>) {
+    let device = c.device();
+    let [b, h] = c.dims();
+    let [pi, pf, pg, po] = pre.map(host);
+    let mut cs = host(c);
+    let mut hs = vec![0f32; b * h];
+    for idx in 0..b * h {
+        let cn = sigmoid(pf[idx]) * cs[idx] + sigmoid(pi[idx]) * tanh(pg[idx]);
+        cs[idx] = cn;
+        hs[idx] = sigmoid(po[idx]) * tanh(cn);
+    }
+    (
+        Tensor::from_data(TensorData::new(hs, [b, h]), &device),
+        Tensor::from_data(TensorData::new(cs, [b, h]), &device),
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -124,6 +154,10 @@ mod tests {
         }
         assert!(worst < 3e-7, "relative error {worst}");
         assert!(silu(-1000.0).abs() < 1e-30);
+        for x in [-20.0f32, -3.0, -0.5, 0.0, 0.1, 2.0, 9.0, 50.0] {
+            assert!((tanh(x) - x.tanh()).abs() < 3e-7, "tanh({x})");
+            assert!((sigmoid(x) - 1.0 / (1.0 + (-x).exp())).abs() < 3e-7, "sigmoid({x})");
+        }
         assert!((silu(1000.0) - 1000.0).abs() < 1e-3);
     }
 

@@ -229,9 +229,13 @@ impl<B: Backend> LstmDirection<B> {
             let pre = |g: usize| {
                 x_proj[g].clone().narrow(0, t, 1).reshape([batch, hidden]) + h.clone().matmul(w_hh[g].clone())
             };
-            let (i, f, g, o) = (sigmoid(pre(0)), sigmoid(pre(1)), pre(2).tanh(), sigmoid(pre(3)));
-            c = f * c + i * g;
-            h = o * c.clone().tanh();
+            if kernels::fast_path::<B>(&device) {
+                (h, c) = kernels::lstm_cell([pre(0), pre(1), pre(2), pre(3)], c);
+            } else {
+                let (i, f, g, o) = (sigmoid(pre(0)), sigmoid(pre(1)), pre(2).tanh(), sigmoid(pre(3)));
+                c = f * c + i * g;
+                h = o * c.clone().tanh();
+            }
             out[t] = Some(h.clone());
         }
         out.into_iter().map(|o| o.expect("every step ran")).collect()

@@ -54,6 +54,43 @@ pub fn combine_strands(probs: &[f32], n: usize) -> Vec<Prediction> {
         .collect()
 }
 
+/// Logits `(batch, 18)` of an encoded batch, with the batch split over `parts` threads on the CPU
+/// inference fast path (burn-flex runs many element-wise ops on one core; two half-batches on two
+/// threads use both). Elsewhere (GPU, autodiff, wasm32) it is `model.forward_logits(x)`.
+pub fn forward_logits_split<B: Backend>(model: &PrixFixeNet<B>, x: Tensor<B, 3>, parts: usize) -> Tensor<B, 2> {
+    let batch = x.dims()[0];
+    #[cfg(not(target_arch = "wasm32"))]
+    if parts > 1 && batch >= 2 * parts && crate::kernels::fast_path::<B>(&x.device()) {
+        let chunks = x.chunk(parts, 0);
+        let outs: Vec<Tensor<B, 2>> = std::thread::scope(|s| {
+            let handles: Vec<_> = chunks.into_iter().map(|c| s.spawn(move || model.forward_logits(c))).collect();
+            handles.into_iter().map(|h| h.join().expect("forward thread")).collect()
+        });
+        return Tensor::cat(outs, 0);
+    }
+    let _ = (parts, batch);
+    model.forward_logits(x)
+}
+
+/// Default number of batch parts for [`forward_logits_split`]: `DREAM_THREADS` if set, else twice
+/// rayon's pool size (`RAYON_NUM_THREADS`, default: the number of cores) — measured best on the
+/// 2-core machine (one part's single-threaded element-wise work overlaps another's matrix products);
+/// 1 on wasm32.
+pub fn default_threads() -> usize {
+    #[cfg(not(target_arch = "wasm32"))]
+    {
+        std::env::var("DREAM_THREADS")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or_else(|| 2 * rayon::current_num_threads())
+            .max(1)
+    }
+    #[cfg(target_arch = "wasm32")]
+    {
+        1
+    }
+}
+
 /// A model with its DataProcessor, ready to score sequences.
 #[derive(Debug, Clone)]
 pub struct Predictor<B: Backend> {
@@ -61,6 +98,7 @@ pub struct Predictor<B: Backend> {
     processor: DataProcessor,
     device: B::Device,
     batch_size: usize,
+    threads: usize,
 }
 
 impl<B: Backend> Predictor<B> {
@@ -69,12 +107,18 @@ impl<B: Backend> Predictor<B> {
 
     /// A predictor for `model` on `device`.
     pub fn new(model: PrixFixeNet<B>, processor: DataProcessor, device: B::Device) -> Self {
-        Self { model, processor, device, batch_size: Self::DEFAULT_BATCH }
+        Self { model, processor, device, batch_size: Self::DEFAULT_BATCH, threads: default_threads() }
     }
 
     /// Sets the number of sequences per forward pass (at least 1).
     pub fn with_batch_size(mut self, n: usize) -> Self {
         self.batch_size = n.max(1);
+        self
+    }
+
+    /// Sets the number of CPU threads a batch is split over (see [`forward_logits_split`]).
+    pub fn with_threads(mut self, n: usize) -> Self {
+        self.threads = n.max(1);
         self
     }
 
@@ -115,7 +159,7 @@ impl<B: Backend> Predictor<B> {
     /// Bin probabilities `(2n, 18)` for padded windows (forward rows, then RC rows). Read the data
     /// and pass it to [`combine_strands`].
     pub fn forward_probs(&self, padded: &[Vec<u8>]) -> Tensor<B, 2> {
-        FinalBlock::probs(self.model.forward_logits(self.encode_strands(padded)))
+        FinalBlock::probs(forward_logits_split(&self.model, self.encode_strands(padded), self.threads))
     }
 
     /// Predictions for padded windows, batched, read synchronously (native backends).
