@@ -12,18 +12,23 @@
 //! - [`model`]: [`model::PrixFixeNet`], the block configuration and the three DREAM presets.
 //! - [`predictor`]: forward / reverse-complement averaged prediction, batched; ISM.
 //! - [`metrics`]: Pearson r, r², Spearman ρ.
+//! - [`challenge`]: DREAM Challenge scoring (per-subset r² / ρ, pair subsets, weighted scores).
+//! - [`seqio`]: reading sequences and seq→activity tables (TSV, FASTA, one per line; gzip).
 //! - [`weights`]: PyTorch `state_dict` (safetensors) import and export, reference key names.
 //!
 //! Everything is generic over the burn [`Backend`](burn::tensor::backend::Backend) and builds for
 //! native targets and `wasm32-unknown-unknown`.
 
 pub mod blocks;
+pub mod challenge;
 pub mod data;
 pub mod kernels;
 pub mod metrics;
 pub mod model;
 pub mod nn;
 pub mod predictor;
+pub mod seqio;
+pub mod training;
 pub mod weights;
 
 pub use data::{DataProcessor, SequenceError};

@@ -1,0 +1,136 @@
+//! `dream predict`, `dream ism`, `dream evaluate`: thin file handling around the shared
+//! predictor (`prixfixe::Predictor`) and challenge scoring (`prixfixe::challenge`).
+
+use std::collections::HashMap;
+use std::fmt::Write as _;
+use std::path::Path;
+use std::time::Instant;
+
+use anyhow::{bail, Context, Result};
+use prixfixe::model::ModelPreset;
+
+use crate::model_io::load_predictor;
+use crate::training::write_atomic;
+
+fn read(path: &Path) -> Result<Vec<u8>> {
+    std::fs::read(path).with_context(|| format!("reading {}", path.display()))
+}
+
+fn read_text(path: &Path) -> Result<String> {
+    let bytes = read(path)?;
+    String::from_utf8(bytes).with_context(|| format!("{}: not UTF-8 text", path.display()))
+}
+
+/// `dream predict`.
+pub fn predict(model: &Path, arch: Option<ModelPreset>, input: &Path, output: &Path, batch_size: usize) -> Result<()> {
+    let predictor = load_predictor(model, arch)?.with_batch_size(batch_size);
+    let name = input.display().to_string();
+    let file = prixfixe::seqio::read_sequence_file(&name, &read(input)?)?;
+    let seqs: Vec<&str> = file.records.iter().map(|r| r.sequence.as_str()).collect();
+    let t0 = Instant::now();
+    let preds = predictor.predict(&seqs).map_err(|e| {
+        let line = file.records[e.index - 1].line;
+        anyhow::anyhow!("{name}:{line}: {}", e.error)
+    })?;
+    // Output keeps the user's columns (TSV) and always has an id column.
+    let n_extra = file.records.first().map_or(0, |r| r.extra.len());
+    let mut columns: Vec<String> = match file.extra_header() {
+        Some(h) => h.iter().map(|s| s.to_string()).collect(),
+        None => (0..n_extra).map(|i| format!("column{}", i + 2)).collect(),
+    };
+    let add_id = file.id_column.is_none();
+    if add_id {
+        columns.insert(0, "id".into());
+    }
+    columns.push("prediction".into());
+    let mut out = columns.join("\t");
+    out.push('\n');
+    for (r, p) in file.records.iter().zip(&preds) {
+        let mut fields: Vec<&str> = r.extra.iter().map(String::as_str).collect();
+        if add_id {
+            fields.insert(0, &r.id);
+        }
+        out.push_str(&fields.join("\t"));
+        let _ = writeln!(out, "\t{:.6}", p.expression);
+    }
+    write_atomic(output, out.as_bytes())?;
+    eprintln!(
+        "{} sequences predicted in {:.1} s (forward/reverse-complement average, expression bins 0–17) -> {}",
+        preds.len(),
+        t0.elapsed().as_secs_f64(),
+        output.display()
+    );
+    Ok(())
+}
+
+fn parse_region(region: &str) -> Result<(usize, usize)> {
+    let (a, b) = region.split_once('-').with_context(|| format!("--region {region:?}: expected FROM-TO, e.g. 18-97"))?;
+    let (a, b): (usize, usize) = (
+        a.trim().parse().with_context(|| format!("--region: {a:?} is not a position"))?,
+        b.trim().parse().with_context(|| format!("--region: {b:?} is not a position"))?,
+    );
+    if a == 0 || b < a {
+        bail!("--region {region}: positions are 1-based and FROM ≤ TO");
+    }
+    Ok((a, b))
+}
+
+/// `dream ism`.
+pub fn ism(model: &Path, arch: Option<ModelPreset>, sequence: &str, region: Option<&str>, output: &Path) -> Result<()> {
+    let predictor = load_predictor(model, arch)?;
+    let range = region.map(parse_region).transpose()?;
+    let t0 = Instant::now();
+    let (reference, effects) = predictor.ism(sequence, range).map_err(|e| anyhow::anyhow!("--sequence: {e}"))?;
+    let mut out = String::from("position\tref\talt\tprediction\tdelta\n");
+    for e in &effects {
+        let _ = writeln!(
+            out,
+            "{}\t{}\t{}\t{:.6}\t{:.6}",
+            e.variant.position, e.variant.reference, e.variant.alternative, e.prediction, e.delta
+        );
+    }
+    write_atomic(output, out.as_bytes())?;
+    let mut sorted: Vec<_> = effects.iter().collect();
+    sorted.sort_by(|a, b| b.delta.total_cmp(&a.delta));
+    eprintln!("reference prediction {reference:.4}; {} SNVs in {:.1} s -> {}", effects.len(), t0.elapsed().as_secs_f64(), output.display());
+    for (label, list) in [("top gains", sorted.iter().take(5).collect::<Vec<_>>()), ("top losses", sorted.iter().rev().take(5).collect())] {
+        let items: Vec<String> = list
+            .iter()
+            .map(|e| format!("{}{}>{} {:+.3}", e.variant.position, e.variant.reference, e.variant.alternative, e.delta))
+            .collect();
+        eprintln!("{label}: {}", items.join(", "));
+    }
+    Ok(())
+}
+
+/// `dream evaluate`.
+pub fn evaluate(
+    model: &Path,
+    arch: Option<ModelPreset>,
+    test: &Path,
+    labels: &Path,
+    pairs: Option<&Path>,
+    json: Option<&Path>,
+) -> Result<()> {
+    use prixfixe::challenge;
+    let predictor = load_predictor(model, arch)?;
+    let test_set = challenge::parse_test_sequences(&read_text(test)?).with_context(|| test.display().to_string())?;
+    let labels = challenge::parse_labels(&read_text(labels)?).with_context(|| labels.display().to_string())?;
+    let pairs = match pairs {
+        Some(p) => challenge::parse_pairs(&read_text(p)?).with_context(|| p.display().to_string())?,
+        None => Vec::new(),
+    };
+    // Only labelled sequences (and pair ends) enter the scores: predict just those.
+    let items: Vec<(u64, &str)> = test_set.sequences().into_iter().filter(|(pos, _)| labels.contains_key(pos)).collect();
+    let seqs: Vec<&str> = items.iter().map(|(_, s)| *s).collect();
+    let t0 = Instant::now();
+    let preds = predictor.predict(&seqs).map_err(|e| anyhow::anyhow!("{}: test sequence pos {}: {}", test.display(), items[e.index - 1].0, e.error))?;
+    let predictions: HashMap<u64, f64> = items.iter().zip(&preds).map(|((pos, _), p)| (*pos, p.expression as f64)).collect();
+    eprintln!("{} test sequences predicted in {:.1} s", preds.len(), t0.elapsed().as_secs_f64());
+    let report = challenge::score(&test_set, &pairs, &labels, &predictions);
+    println!("{}", report.to_markdown());
+    if let Some(j) = json {
+        write_atomic(j, &serde_json::to_vec_pretty(&report)?)?;
+    }
+    Ok(())
+}

@@ -1,0 +1,125 @@
+//! `dream`: the native trainer and command-line predictor for DREAM-CNN / DREAM-RNN / DREAM-Attn.
+//!
+//! Subcommands: `train`, `predict`, `ism`, `evaluate` (see `dream --help`). The CPU backend
+//! (burn-flex) is the default; `--device cuda` / `wgpu` need the `cuda` / `wgpu` cargo features.
+
+mod inference;
+mod model_io;
+mod training;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand, ValueEnum};
+use prixfixe::model::ModelPreset;
+
+/// Where tensors live.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DeviceKind {
+    /// CPU (burn-flex, SIMD + threads).
+    Cpu,
+    /// NVIDIA GPU through CUDA (build with `--features cuda`).
+    Cuda,
+    /// Any GPU through wgpu (build with `--features wgpu`).
+    Wgpu,
+}
+
+#[derive(Parser, Debug)]
+#[command(name = "dream", version, about = "Train and run the DREAM-optimized sequence-to-expression models (Random Promoter DREAM Challenge 2022)")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Train a DREAM model on a sequence<TAB>expression file (DREAM challenge format).
+    Train(training::TrainArgs),
+    /// Predict expression (forward / reverse-complement average) for sequences in a file.
+    Predict {
+        /// Trained model: a training output directory, its model_best.safetensors, or a PyTorch
+        /// state_dict in safetensors (then give --arch).
+        #[arg(long)]
+        model: PathBuf,
+        /// Architecture of a bare state_dict file.
+        #[arg(long, value_parser = parse_preset)]
+        arch: Option<ModelPreset>,
+        /// Input: TSV (first column = sequence), FASTA, or one sequence per line; .gz accepted.
+        #[arg(long)]
+        input: PathBuf,
+        /// Output TSV: id, the input's other columns, prediction.
+        #[arg(long)]
+        output: PathBuf,
+        /// Sequences per forward pass.
+        #[arg(long, default_value_t = 256)]
+        batch_size: usize,
+    },
+    /// In-silico mutagenesis: every single-nucleotide substitution of one sequence.
+    Ism {
+        /// Trained model (as for predict).
+        #[arg(long)]
+        model: PathBuf,
+        /// Architecture of a bare state_dict file.
+        #[arg(long, value_parser = parse_preset)]
+        arch: Option<ModelPreset>,
+        /// The sequence (A, C, G, T, N; any case).
+        #[arg(long)]
+        sequence: String,
+        /// Only positions FROM-TO (1-based, inclusive), e.g. 18-97 for the 80 bp random region of
+        /// a 110 bp DREAM sequence. Default: the whole sequence.
+        #[arg(long)]
+        region: Option<String>,
+        /// Output TSV: position, ref, alt, prediction, delta.
+        #[arg(long)]
+        output: PathBuf,
+    },
+    /// Score predictions on the DREAM test subsets the way the challenge did.
+    Evaluate {
+        /// Trained model (as for predict).
+        #[arg(long)]
+        model: PathBuf,
+        /// Architecture of a bare state_dict file.
+        #[arg(long, value_parser = parse_preset)]
+        arch: Option<ModelPreset>,
+        /// Test sequences (header: pos subset tag sequence).
+        #[arg(long)]
+        test: PathBuf,
+        /// Measured expression (header: pos expression).
+        #[arg(long)]
+        labels: PathBuf,
+        /// Pair subsets (header: subset alt_pos ref_pos alt_tag ref_tag).
+        #[arg(long)]
+        pairs: Option<PathBuf>,
+        /// Also write the scores as JSON here.
+        #[arg(long)]
+        json: Option<PathBuf>,
+    },
+}
+
+fn parse_preset(s: &str) -> Result<ModelPreset, String> {
+    s.parse()
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Train(args) => training::run(args),
+        Command::Predict { model, arch, input, output, batch_size } => {
+            inference::predict(&model, arch, &input, &output, batch_size)
+        }
+        Command::Ism { model, arch, sequence, region, output } => {
+            inference::ism(&model, arch, &sequence, region.as_deref(), &output)
+        }
+        Command::Evaluate { model, arch, test, labels, pairs, json } => {
+            inference::evaluate(&model, arch, &test, &labels, pairs.as_deref(), json.as_deref())
+        }
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}

@@ -1,0 +1,66 @@
+//! Finding and loading a trained model: a `dream train` output directory (`config.json` +
+//! `model_best.safetensors`), one of its `.safetensors` files, or a bare PyTorch `state_dict`
+//! in safetensors with `--arch`.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context, Result};
+use prixfixe::model::{ModelPreset, PrixFixeConfig};
+use prixfixe::{CpuBackend, DataProcessor, Predictor, PrixFixeNet};
+use serde::{Deserialize, Serialize};
+
+/// `config.json` of a training output directory.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RunConfig {
+    /// Preset name, when the model is one of the three DREAM models.
+    pub preset: Option<ModelPreset>,
+    /// The block configuration.
+    pub model: PrixFixeConfig,
+    /// The training arguments and data provenance (free-form).
+    #[serde(default)]
+    pub training: serde_json::Value,
+}
+
+/// File name of the best checkpoint's weights in a training output directory.
+pub const BEST_WEIGHTS: &str = "model_best.safetensors";
+/// File name of the run configuration.
+pub const RUN_CONFIG: &str = "config.json";
+
+/// Resolves `path` (+ optional `--arch`) to a configuration and the weights file.
+pub fn resolve(path: &Path, arch: Option<ModelPreset>) -> Result<(PrixFixeConfig, PathBuf)> {
+    let (dir, weights) = if path.is_dir() {
+        (path.to_path_buf(), path.join(BEST_WEIGHTS))
+    } else if path.is_file() {
+        (path.parent().map(Path::to_path_buf).unwrap_or_default(), path.to_path_buf())
+    } else {
+        bail!("{}: no such file or directory", path.display());
+    };
+    if !weights.is_file() {
+        bail!("{}: no {BEST_WEIGHTS} here (is it a `dream train --out` directory?)", dir.display());
+    }
+    let config = match arch {
+        Some(p) => p.config(),
+        None => {
+            let cfg_path = dir.join(RUN_CONFIG);
+            let text = std::fs::read_to_string(&cfg_path).with_context(|| {
+                format!(
+                    "{}: no {RUN_CONFIG} next to the weights; for a bare PyTorch state_dict give --arch dream-cnn|dream-rnn|dream-attn",
+                    cfg_path.display()
+                )
+            })?;
+            let run: RunConfig = serde_json::from_str(&text).with_context(|| format!("{}: not a dream run config", cfg_path.display()))?;
+            run.model
+        }
+    };
+    Ok((config, weights))
+}
+
+/// Loads a CPU predictor for `path`.
+pub fn load_predictor(path: &Path, arch: Option<ModelPreset>) -> Result<Predictor<CpuBackend>> {
+    let (config, weights) = resolve(path, arch)?;
+    let bytes = std::fs::read(&weights).with_context(|| format!("reading {}", weights.display()))?;
+    let device = Default::default();
+    let model = PrixFixeNet::<CpuBackend>::from_torch_safetensors(&config, &bytes, &device)
+        .with_context(|| format!("loading {}", weights.display()))?;
+    Ok(Predictor::new(model, DataProcessor::dream(), device))
+}
