@@ -66,6 +66,9 @@ pub struct TrainArgs {
     /// Continue from OUT/checkpoint.
     #[arg(long)]
     pub resume: bool,
+    /// Stop as if interrupted after this many optimizer steps of this invocation (testing).
+    #[arg(long, hide = true)]
+    pub stop_after_steps: Option<usize>,
 }
 
 /// One row of metrics.csv.
@@ -322,6 +325,7 @@ fn train<B: AutodiffBackend>(args: TrainArgs, device: B::Device) -> Result<()> {
         });
     }
 
+    let mut steps_this_run = 0usize;
     while state.epoch < args.epochs {
         let epoch = state.epoch;
         let perm = Shuffler::new(mix(args.seed, epoch as u64)).permutation(n);
@@ -335,7 +339,7 @@ fn train<B: AutodiffBackend>(args: TrainArgs, device: B::Device) -> Result<()> {
         pb.set_position((state.step_in_epoch * args.batch_size).min(n) as u64);
         let t_epoch = Instant::now();
         while state.step_in_epoch < steps_per_epoch {
-            if stop.load(Ordering::SeqCst) {
+            if stop.load(Ordering::SeqCst) || args.stop_after_steps.is_some_and(|m| steps_this_run >= m) {
                 state.epoch_seconds += t_epoch.elapsed().as_secs_f64();
                 save_checkpoint(&args.out, &model, &optim, &state)?;
                 pb.abandon();
@@ -365,6 +369,7 @@ fn train<B: AutodiffBackend>(args: TrainArgs, device: B::Device) -> Result<()> {
             state.loss_count += 1;
             state.global_step += 1;
             state.step_in_epoch += 1;
+            steps_this_run += 1;
             pb.inc(idx.len() as u64);
         }
         pb.finish_and_clear();

@@ -1,0 +1,110 @@
+//! End-to-end tests of the `dream` binary on real data and the golden fixtures.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+fn dream(args: &[&str]) -> (bool, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_dream")).args(args).output().expect("run dream");
+    (out.status.success(), String::from_utf8_lossy(&out.stdout).into(), String::from_utf8_lossy(&out.stderr).into())
+}
+
+fn json(path: &Path) -> serde_json::Value {
+    serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap()
+}
+
+#[test]
+fn predict_reproduces_golden_pred_avg() {
+    let dir = tempfile::tempdir().unwrap();
+    for (arch, m) in [("dream-cnn", "cnn"), ("dream-rnn", "rnn"), ("dream-attn", "attn")] {
+        let io = json(&root().join(format!("tests/fixtures/{m}_io.json")));
+        let fasta: String = io["sequences"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| format!(">line{}\n{}\n", s["line"], s["raw"].as_str().unwrap()))
+            .collect();
+        let input = dir.path().join(format!("{m}.fa"));
+        std::fs::write(&input, fasta).unwrap();
+        let output = dir.path().join(format!("{m}.tsv"));
+        let weights = root().join(format!("tests/fixtures/{m}_weights.safetensors"));
+        let (ok, _, err) = dream(&[
+            "predict", "--model", weights.to_str().unwrap(), "--arch", arch,
+            "--input", input.to_str().unwrap(), "--output", output.to_str().unwrap(),
+        ]);
+        assert!(ok, "{err}");
+        let text = std::fs::read_to_string(&output).unwrap();
+        let got: Vec<f64> = text.lines().skip(1).map(|l| l.rsplit('\t').next().unwrap().parse().unwrap()).collect();
+        let want: Vec<f64> = io["pred_avg"].as_array().unwrap().iter().map(|v| v.as_f64().unwrap()).collect();
+        assert_eq!(got.len(), want.len());
+        for (g, w) in got.iter().zip(&want) {
+            assert!((g - w).abs() <= 1e-4, "{arch}: {g} vs {w}");
+        }
+        assert!(text.starts_with("id\tprediction\nline1\t"), "{text}");
+    }
+}
+
+fn small_data(dir: &Path) -> (PathBuf, PathBuf) {
+    let text = std::fs::read_to_string(root().join("data/dream/train_demo.tsv")).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    let train = dir.join("train.tsv");
+    let val = dir.join("val.tsv");
+    std::fs::write(&train, lines[..160].join("\n")).unwrap();
+    std::fs::write(&val, lines[160..200].join("\n")).unwrap();
+    (train, val)
+}
+
+#[test]
+fn interrupted_then_resumed_run_equals_uninterrupted_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let (train, val) = small_data(dir.path());
+    let run = |out: &Path, extra: &[&str]| {
+        let mut args = vec![
+            "train", "--model", "dream-cnn", "--train", train.to_str().unwrap(), "--val", val.to_str().unwrap(),
+            "--out", out.to_str().unwrap(), "--epochs", "2", "--steps-per-epoch", "3", "--batch-size", "16",
+            "--seed", "11",
+        ];
+        args.extend_from_slice(extra);
+        let (ok, _, err) = dream(&args);
+        assert!(ok, "{err}");
+        err
+    };
+    let (a, b) = (dir.path().join("a"), dir.path().join("b"));
+    run(&a, &[]);
+    let log = run(&b, &["--stop-after-steps", "4"]); // stops inside epoch 2
+    assert!(log.contains("continue with --resume"), "{log}");
+    run(&b, &["--resume"]);
+    let ma = std::fs::read_to_string(a.join("metrics.csv")).unwrap();
+    let mb = std::fs::read_to_string(b.join("metrics.csv")).unwrap();
+    assert_eq!(ma.lines().count(), 3, "{ma}");
+    assert_eq!(ma, mb);
+    assert_eq!(std::fs::read(a.join("model_best.safetensors")).unwrap(), std::fs::read(b.join("model_best.safetensors")).unwrap());
+    assert!(a.join("curves.svg").is_file());
+
+    // The trained output directory is a model for predict / ism.
+    let ism = dir.path().join("ism.tsv");
+    let seq = std::fs::read_to_string(&val).unwrap().lines().next().unwrap().split('\t').next().unwrap().to_string();
+    let (ok, _, err) = dream(&["ism", "--model", a.to_str().unwrap(), "--sequence", &seq, "--region", "18-20", "--output", ism.to_str().unwrap()]);
+    assert!(ok, "{err}");
+    let text = std::fs::read_to_string(&ism).unwrap();
+    assert_eq!(text.lines().count(), 1 + 3 * 3, "{text}");
+    assert!(text.starts_with("position\tref\talt\tprediction\tdelta\n18\t"), "{text}");
+}
+
+#[test]
+fn bad_training_rows_name_file_line_and_column() {
+    let dir = tempfile::tempdir().unwrap();
+    let bad = dir.path().join("bad.tsv");
+    std::fs::write(&bad, "TGCATTTTTTTCACATCACGT\t1.5\nTGCATTTTTTTCACATCACGT\tabc\n").unwrap();
+    let (ok, _, err) = dream(&["train", "--model", "dream-cnn", "--train", bad.to_str().unwrap(), "--out", dir.path().join("o").to_str().unwrap()]);
+    assert!(!ok);
+    assert!(err.contains("bad.tsv:2:") && err.contains("\"abc\" is not a number"), "{err}");
+
+    std::fs::write(&bad, "TGCATTTTTTTCACATCACGT\t1.5\nTGCATTTTTTTCACATCAXGT\t2\n").unwrap();
+    let (ok, _, err) = dream(&["train", "--model", "dream-cnn", "--train", bad.to_str().unwrap(), "--out", dir.path().join("o").to_str().unwrap()]);
+    assert!(!ok);
+    assert!(err.contains("bad.tsv:2:19") && err.contains("'X'"), "{err}");
+}
