@@ -1,8 +1,17 @@
 #!/usr/bin/env bash
-# The project's main job, at this stage of the roadmap: the core library end to end on real data —
-# load a DREAM-CNN state_dict (PyTorch reference key names; here the reference CPU-baseline model),
-# predict the labelled DREAM test sequences (fwd/RC average) and score them per subset.
-# (Training, export and the web app arrive with the trainer / model-export / web issues.)
+# The project's main job (until the website lands): train DREAM-CNN on the shipped DREAM data
+# (data/dream/train_demo.tsv, 6,370 real rows; 10 % held out for validation) on the CPU with the
+# reference DREAM Trainer, then score it on the public DREAM test labels the way the challenge did.
+#   MODEL=dream-rnn EPOCHS=4 scripts/main.sh      (defaults: dream-cnn, 2 epochs ≈ 25 min on 2 cores)
+# Output: runs/$MODEL/ (metrics.csv, curves.svg, model_best.safetensors, checkpoint/, evaluation.json)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-cargo run --release --locked -p prixfixe --example score_test_set -- "$@"
+MODEL=${MODEL:-dream-cnn}
+EPOCHS=${EPOCHS:-2}
+OUT=runs/$MODEL
+cargo build --release --locked -p dream-trainer
+RESUME=()
+[ -d "$OUT/checkpoint" ] && RESUME=(--resume)
+./target/release/dream train --model "$MODEL" --train data/dream/train_demo.tsv --out "$OUT" --epochs "$EPOCHS" "${RESUME[@]}"
+./target/release/dream evaluate --model "$OUT" --test data/dream/test_sequences.tsv \
+  --labels data/dream/test_labels_public.tsv --pairs data/dream/test_pairs.tsv --json "$OUT/evaluation.json"
