@@ -23,10 +23,26 @@ fn read_text(path: &Path) -> Result<String> {
 
 /// `dream predict`.
 pub fn predict(model: &Path, arch: Option<ModelPreset>, input: &Path, output: &Path, batch_size: usize) -> Result<()> {
+    if batch_size == 0 {
+        bail!("--batch-size must be positive");
+    }
     let predictor = load_predictor(model, arch)?.with_batch_size(batch_size);
     let name = input.display().to_string();
     let file = prixfixe::seqio::read_sequence_file(&name, &read(input)?)?;
     let seqs: Vec<&str> = file.records.iter().map(|r| r.sequence.as_str()).collect();
+    let adapter = prixfixe::data::ADAPTER_5P;
+    let window = predictor.processor().seq_len() + predictor.processor().adapter_len();
+    let no_adapter = seqs.iter().filter(|s| !s.to_ascii_uppercase().starts_with(adapter)).count();
+    let too_long = seqs.iter().filter(|s| s.len() > window).count();
+    if no_adapter > 0 {
+        eprintln!(
+            "warning: {no_adapter} of {} sequences do not start with the DREAM 5' adapter {adapter}; the DataProcessor replaces the first 17 bp of every sequence by plasmid sequence, whatever they are",
+            seqs.len()
+        );
+    }
+    if too_long > 0 {
+        eprintln!("warning: {too_long} sequences are longer than {window} bp; only their last 150 bp after the adapter reach the model");
+    }
     let t0 = Instant::now();
     let preds = predictor.predict(&seqs).map_err(|e| {
         let line = file.records[e.index - 1].line;
@@ -79,6 +95,20 @@ fn parse_region(region: &str) -> Result<(usize, usize)> {
 pub fn ism(model: &Path, arch: Option<ModelPreset>, sequence: &str, region: Option<&str>, output: &Path) -> Result<()> {
     let predictor = load_predictor(model, arch)?;
     let range = region.map(parse_region).transpose()?;
+    let len = prixfixe::data::parse_bases(sequence).map_err(|e| anyhow::anyhow!("--sequence: {e}"))?.len();
+    if let Some((a, b)) = range {
+        if b > len {
+            bail!("--region {a}-{b} ends past the sequence ({len} bp)");
+        }
+    }
+    let processor = predictor.processor();
+    if len > processor.seq_len() + processor.adapter_len() {
+        eprintln!(
+            "note: only the last {} bp of this {len} bp sequence reach the model; variants at positions 1-{} have no effect",
+            processor.seq_len(),
+            len - processor.seq_len()
+        );
+    }
     let t0 = Instant::now();
     let (reference, effects) = predictor.ism(sequence, range).map_err(|e| anyhow::anyhow!("--sequence: {e}"))?;
     let mut out = String::from("position\tref\talt\tprediction\tdelta\n");
@@ -93,12 +123,14 @@ pub fn ism(model: &Path, arch: Option<ModelPreset>, sequence: &str, region: Opti
     let mut sorted: Vec<_> = effects.iter().collect();
     sorted.sort_by(|a, b| b.delta.total_cmp(&a.delta));
     eprintln!("reference prediction {reference:.4}; {} SNVs in {:.1} s -> {}", effects.len(), t0.elapsed().as_secs_f64(), output.display());
-    for (label, list) in [("top gains", sorted.iter().take(5).collect::<Vec<_>>()), ("top losses", sorted.iter().rev().take(5).collect())] {
+    let gains: Vec<_> = sorted.iter().filter(|e| e.delta > 0.0).take(5).collect();
+    let losses: Vec<_> = sorted.iter().rev().filter(|e| e.delta < 0.0).take(5).collect();
+    for (label, list) in [("top gains", gains), ("top losses", losses)] {
         let items: Vec<String> = list
             .iter()
             .map(|e| format!("{}{}>{} {:+.3}", e.variant.position, e.variant.reference, e.variant.alternative, e.delta))
             .collect();
-        eprintln!("{label}: {}", items.join(", "));
+        eprintln!("{label}: {}", if items.is_empty() { "none".to_string() } else { items.join(", ") });
     }
     Ok(())
 }

@@ -71,15 +71,25 @@ pub struct TrainArgs {
     pub stop_after_steps: Option<usize>,
 }
 
+/// JSON has no NaN: serde_json writes it as `null`; read `null` back as NaN.
+fn nan_from_null<'de, D: serde::Deserializer<'de>>(d: D) -> std::result::Result<f64, D::Error> {
+    Ok(Option::<f64>::deserialize(d)?.unwrap_or(f64::NAN))
+}
+
 /// One row of metrics.csv.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct EpochMetrics {
     pub epoch: usize,
     pub steps: usize,
+    #[serde(deserialize_with = "nan_from_null")]
     pub train_kl: f64,
+    #[serde(deserialize_with = "nan_from_null")]
     pub val_pearson_r: f64,
+    #[serde(deserialize_with = "nan_from_null")]
     pub val_spearman_rho: f64,
+    #[serde(deserialize_with = "nan_from_null")]
     pub val_mse: f64,
+    #[serde(deserialize_with = "nan_from_null")]
     pub seconds: f64,
 }
 
@@ -122,6 +132,16 @@ pub fn run(args: TrainArgs) -> Result<()> {
             #[cfg(not(feature = "wgpu"))]
             bail!("this `dream` was built without wgpu support; rebuild with `--features wgpu`")
         }
+    }
+}
+
+/// "the last good checkpoint is …" or "no checkpoint was saved yet", for error messages.
+fn last_good(out: &Path) -> String {
+    let dir = out.join("checkpoint");
+    if dir.is_dir() {
+        format!("the last good checkpoint is {}", dir.display())
+    } else {
+        "no checkpoint was saved yet".to_string()
     }
 }
 
@@ -211,11 +231,16 @@ fn plot_curves(path: &Path, history: &[EpochMetrics]) -> Result<()> {
     Ok(())
 }
 
-/// Writes `bytes` to `path` through a temporary file and a rename.
+/// Writes `bytes` to `path` through a temporary file next to it (unique name) and a rename, so
+/// a reader never sees a half-written file and no other file is touched.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    let tmp = path.with_extension("tmp");
-    std::fs::write(&tmp, bytes).with_context(|| format!("writing {}", tmp.display()))?;
-    std::fs::rename(&tmp, path).with_context(|| format!("renaming {} to {}", tmp.display(), path.display()))?;
+    let file_name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "out".into());
+    let tmp = path.with_file_name(format!(".{file_name}.tmp-{}", std::process::id()));
+    let result = std::fs::write(&tmp, bytes).and_then(|()| std::fs::rename(&tmp, path));
+    if let Err(e) = result {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(e).with_context(|| format!("writing {}", path.display()));
+    }
     Ok(())
 }
 
@@ -256,15 +281,52 @@ fn load_checkpoint<B: AutodiffBackend>(
     let rec = NamedMpkFileRecorder::<FullPrecisionSettings>::new();
     let model = model.load_record(rec.load(dir.join("model"), device).context("loading model checkpoint")?);
     let optim = optim.load_record(rec.load(dir.join("optimizer"), device).context("loading optimizer checkpoint")?);
-    let state: TrainState = serde_json::from_slice(&std::fs::read(dir.join("state.json"))?)?;
+    let state_path = dir.join("state.json");
+    let state: TrainState = serde_json::from_slice(&std::fs::read(&state_path)?)
+        .with_context(|| format!("{}: unreadable training state", state_path.display()))?;
     Ok((model, optim, state))
 }
 
 fn train<B: AutodiffBackend>(args: TrainArgs, device: B::Device) -> Result<()> {
     let processor = DataProcessor::dream();
     let config = args.model.config();
-    if args.batch_size == 0 || args.epochs == 0 {
-        bail!("--batch-size and --epochs must be positive");
+    if args.batch_size == 0 || args.epochs == 0 || args.steps_per_epoch == Some(0) {
+        bail!("--batch-size, --epochs and --steps-per-epoch must be positive");
+    }
+    if let Some(lr) = args.lr {
+        if !(lr.is_finite() && lr > 0.0) {
+            bail!("--lr must be a positive number (got {lr})");
+        }
+    }
+    let cfg_path = args.out.join(RUN_CONFIG);
+    if args.resume {
+        let saved: RunConfig = serde_json::from_slice(
+            &std::fs::read(&cfg_path).with_context(|| format!("--resume: no run in {}", args.out.display()))?,
+        )
+        .with_context(|| format!("{}: unreadable run config", cfg_path.display()))?;
+        let before: TrainArgs = serde_json::from_value(saved.training["args"].clone())
+            .with_context(|| format!("{}: no training arguments recorded", cfg_path.display()))?;
+        let same = before.model == args.model
+            && before.train == args.train
+            && before.val == args.val
+            && before.val_fraction == args.val_fraction
+            && before.epochs == args.epochs
+            && before.batch_size == args.batch_size
+            && before.lr == args.lr
+            && before.steps_per_epoch == args.steps_per_epoch
+            && before.seed == args.seed;
+        if !same {
+            bail!(
+                "--resume: {} was trained with different settings ({}); resume with the same --model, --train, --val, --val-fraction, --epochs, --batch-size, --lr, --steps-per-epoch and --seed, or use a new --out",
+                args.out.display(),
+                serde_json::to_string(&saved.training["args"]).unwrap_or_default()
+            );
+        }
+    } else if args.out.join("checkpoint").exists() || cfg_path.exists() {
+        bail!(
+            "{} already holds a training run; continue it with --resume or choose another --out (nothing was overwritten)",
+            args.out.display()
+        );
     }
     let t_load = Instant::now();
     let all = load_table(&args.train, &processor)?;
@@ -355,10 +417,10 @@ fn train<B: AutodiffBackend>(args: TrainArgs, device: B::Device) -> Result<()> {
             if !value.is_finite() {
                 pb.abandon();
                 bail!(
-                    "the training loss became {value} at epoch {}, step {}; stopping. The last good checkpoint is {} (model_best.safetensors is untouched). Try a lower --lr.",
+                    "the training loss became {value} at epoch {}, step {}; stopping: {}; model_best.safetensors is untouched. Try a lower --lr.",
                     epoch + 1,
                     s + 1,
-                    args.out.join("checkpoint").display()
+                    last_good(&args.out)
                 );
             }
             let grads = GradientsParams::from_grads(loss.backward(), &model);
@@ -389,7 +451,17 @@ fn train<B: AutodiffBackend>(args: TrainArgs, device: B::Device) -> Result<()> {
             "epoch {}/{}: train KL {:.4}, val Pearson r {:.4}, Spearman ρ {:.4}, MSE {:.3} ({:.0} s)",
             row.epoch, args.epochs, row.train_kl, r, rho, err, row.seconds
         );
-        if state.best_val_r.is_none_or(|b| r > b) {
+        if err.is_nan() {
+            bail!(
+                "validation predictions are not finite after epoch {} (the model diverged); stopping: {}; model_best.safetensors is untouched. Try a lower --lr.",
+                epoch + 1,
+                last_good(&args.out)
+            );
+        }
+        if r.is_nan() {
+            eprintln!("warning: validation Pearson r is undefined (constant predictions or labels); this epoch cannot become the best model");
+        }
+        if r.is_finite() && state.best_val_r.is_none_or(|b| r > b) {
             state.best_val_r = Some(r);
             let bytes = valid.to_torch_safetensors(Precision::F32, None)?;
             write_atomic(&args.out.join(BEST_WEIGHTS), &bytes)?;
