@@ -21,11 +21,24 @@ fn read_text(path: &Path) -> Result<String> {
     String::from_utf8(bytes).with_context(|| format!("{}: not UTF-8 text", path.display()))
 }
 
+/// Fails early when `output`'s directory does not exist (before minutes of prediction).
+fn check_output(output: &Path) -> Result<()> {
+    let dir = output.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    if !dir.is_dir() {
+        bail!("--output {}: directory {} does not exist", output.display(), dir.display());
+    }
+    if output.is_dir() {
+        bail!("--output {} is a directory; give a file name", output.display());
+    }
+    Ok(())
+}
+
 /// `dream predict`.
 pub fn predict(model: &Path, arch: Option<ModelPreset>, input: &Path, output: &Path, batch_size: usize) -> Result<()> {
     if batch_size == 0 {
         bail!("--batch-size must be positive");
     }
+    check_output(output)?;
     let predictor = load_predictor(model, arch)?.with_batch_size(batch_size);
     let name = input.display().to_string();
     let file = prixfixe::seqio::read_sequence_file(&name, &read(input)?)?;
@@ -93,6 +106,7 @@ fn parse_region(region: &str) -> Result<(usize, usize)> {
 
 /// `dream ism`.
 pub fn ism(model: &Path, arch: Option<ModelPreset>, sequence: &str, region: Option<&str>, output: &Path) -> Result<()> {
+    check_output(output)?;
     let predictor = load_predictor(model, arch)?;
     let range = region.map(parse_region).transpose()?;
     let len = prixfixe::data::parse_bases(sequence).map_err(|e| anyhow::anyhow!("--sequence: {e}"))?.len();
@@ -146,10 +160,14 @@ pub fn evaluate(
 ) -> Result<()> {
     use prixfixe::challenge;
     let predictor = load_predictor(model, arch)?;
-    let test_set = challenge::parse_test_sequences(&read_text(test)?).with_context(|| test.display().to_string())?;
-    let labels = challenge::parse_labels(&read_text(labels)?).with_context(|| labels.display().to_string())?;
+    let test_set = challenge::parse_test_sequences(&read_text(test)?)
+        .with_context(|| format!("{} (--test: expected columns pos, subset, tag, sequence)", test.display()))?;
+    let labels_name = labels.display().to_string();
+    let labels = challenge::parse_labels(&read_text(labels)?)
+        .with_context(|| format!("{labels_name} (--labels: expected columns pos, expression)"))?;
     let pairs = match pairs {
-        Some(p) => challenge::parse_pairs(&read_text(p)?).with_context(|| p.display().to_string())?,
+        Some(p) => challenge::parse_pairs(&read_text(p)?)
+            .with_context(|| format!("{} (--pairs: expected columns subset, alt_pos, ref_pos)", p.display()))?,
         None => Vec::new(),
     };
     // Only labelled sequences (and pair ends) enter the scores: predict just those.
@@ -159,6 +177,12 @@ pub fn evaluate(
     let preds = predictor.predict(&seqs).map_err(|e| anyhow::anyhow!("{}: test sequence pos {}: {}", test.display(), items[e.index - 1].0, e.error))?;
     let predictions: HashMap<u64, f64> = items.iter().zip(&preds).map(|((pos, _), p)| (*pos, p.expression as f64)).collect();
     eprintln!("{} test sequences predicted in {:.1} s", preds.len(), t0.elapsed().as_secs_f64());
+    if items.is_empty() {
+        bail!("{}: none of the {} test sequences has a label in {}; nothing to score", test.display(), test_set.len(), labels_name);
+    }
+    if pairs.is_empty() {
+        eprintln!("note: no --pairs file: the pair subsets (SNVs, motif perturbation, motif tiling) are not scored");
+    }
     let report = challenge::score(&test_set, &pairs, &labels, &predictions);
     println!("{}", report.to_markdown());
     if let Some(j) = json {

@@ -26,7 +26,12 @@ pub enum DeviceKind {
 }
 
 #[derive(Parser, Debug)]
-#[command(name = "dream", version, about = "Train and run the DREAM-optimized sequence-to-expression models (Random Promoter DREAM Challenge 2022)")]
+#[command(
+    name = "dream",
+    version,
+    about = "Train and run the DREAM-optimized sequence-to-expression models (Random Promoter DREAM Challenge 2022)",
+    after_help = "Sequences: A, C, G, T, N (any case; other characters are errors). As in the challenge's DataProcessor, the\nfirst 17 bp (the constant 5' adapter TGCATTTTTTTCACATC) are replaced by the upstream plasmid sequence and the last\n150 bp are kept, so give DREAM-format sequences (17 bp adapter + insert + 13 bp 3' end; ~110 bp).\nPredictions are expected expression bins on the training scale, 0-17 (forward/reverse-complement average)."
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -42,13 +47,14 @@ enum Command {
         /// state_dict in safetensors (then give --arch).
         #[arg(long)]
         model: PathBuf,
-        /// Architecture of a bare state_dict file.
+        /// Architecture of a bare state_dict file: dream-cnn, dream-rnn or dream-attn.
         #[arg(long, value_parser = parse_preset)]
         arch: Option<ModelPreset>,
-        /// Input: TSV (first column = sequence), FASTA, or one sequence per line; .gz accepted.
+        /// Input: FASTA, one sequence per line, or TSV (the column named `sequence`/`seq` in a header
+        /// line, else the first column; ids from an `id`/`name`/`pos` column); .gz accepted.
         #[arg(long)]
         input: PathBuf,
-        /// Output TSV: id, the input's other columns, prediction.
+        /// Output TSV: id (or the input's other columns) and `prediction` (expected bin, 0–17).
         #[arg(long)]
         output: PathBuf,
         /// Sequences per forward pass.
