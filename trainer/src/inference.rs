@@ -172,14 +172,14 @@ pub fn evaluate(
     };
     // Only labelled sequences (and pair ends) enter the scores: predict just those.
     let items: Vec<(u64, &str)> = test_set.sequences().into_iter().filter(|(pos, _)| labels.contains_key(pos)).collect();
+    if items.is_empty() {
+        bail!("{}: none of the {} test sequences has a label in {}; nothing to score", test.display(), test_set.len(), labels_name);
+    }
     let seqs: Vec<&str> = items.iter().map(|(_, s)| *s).collect();
     let t0 = Instant::now();
     let preds = predictor.predict(&seqs).map_err(|e| anyhow::anyhow!("{}: test sequence pos {}: {}", test.display(), items[e.index - 1].0, e.error))?;
     let predictions: HashMap<u64, f64> = items.iter().zip(&preds).map(|((pos, _), p)| (*pos, p.expression as f64)).collect();
     eprintln!("{} test sequences predicted in {:.1} s", preds.len(), t0.elapsed().as_secs_f64());
-    if items.is_empty() {
-        bail!("{}: none of the {} test sequences has a label in {}; nothing to score", test.display(), test_set.len(), labels_name);
-    }
     if pairs.is_empty() {
         eprintln!("note: no --pairs file: the pair subsets (SNVs, motif perturbation, motif tiling) are not scored");
     }
