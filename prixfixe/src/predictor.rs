@@ -8,7 +8,7 @@
 use burn::tensor::{backend::Backend, Tensor, TensorData};
 
 use crate::blocks::FinalBlock;
-use crate::data::{codes_to_string, parse_bases, DataProcessor, SequenceError, CODE_A, CODE_C, CODE_G, CODE_LETTERS, CODE_T};
+use crate::data::{bin_expectation, codes_to_string, parse_bases, DataProcessor, SequenceError, CODE_A, CODE_C, CODE_G, CODE_LETTERS, CODE_T};
 use crate::model::PrixFixeNet;
 use crate::{IN_CHANNELS, N_BINS};
 
@@ -43,8 +43,7 @@ pub fn combine_strands(probs: &[f32], n: usize) -> Vec<Prediction> {
         .map(|i| {
             let f = &probs[i * N_BINS..(i + 1) * N_BINS];
             let r = &probs[(n + i) * N_BINS..(n + i + 1) * N_BINS];
-            let ef: f32 = f.iter().enumerate().map(|(k, p)| k as f32 * p).sum();
-            let er: f32 = r.iter().enumerate().map(|(k, p)| k as f32 * p).sum();
+            let (ef, er) = (bin_expectation(f), bin_expectation(r));
             let mut avg = [0f32; N_BINS];
             for k in 0..N_BINS {
                 avg[k] = 0.5 * (f[k] + r[k]);

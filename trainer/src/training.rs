@@ -145,16 +145,20 @@ fn last_good(out: &Path) -> String {
     }
 }
 
+/// Streams a `sequence<TAB>expression` file (gzip or not) straight into packed windows: no
+/// per-row `String` is kept, so the 6.7 M-row challenge file stays within the packed size.
 fn load_table(path: &Path, processor: &DataProcessor) -> Result<TrainingSet> {
-    let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
     let name = path.display().to_string();
-    let table = prixfixe::seqio::read_expression_table(&name, &bytes)?;
+    let file = std::fs::File::open(path).with_context(|| format!("reading {name}"))?;
+    let reader = prixfixe::seqio::open_maybe_gz_read(file).with_context(|| format!("reading {name}"))?;
     let mut set = TrainingSet::new(processor.seq_len());
-    set.sequences.reserve(table.sequences.len());
-    for ((seq, &e), &line) in table.sequences.iter().zip(&table.expression).zip(&table.lines) {
-        let padded = processor.pad(seq).map_err(|err| anyhow::anyhow!("{name}:{line}: {err}"))?;
+    prixfixe::seqio::for_each_expression_row_at(&name, reader, |line, seq, e| {
+        let padded = processor
+            .pad(seq)
+            .map_err(|err| prixfixe::seqio::InputError::from_sequence_error(&name, line, 0, None, err))?;
         set.push(&padded, e);
-    }
+        Ok(())
+    })?;
     Ok(set)
 }
 
