@@ -16,7 +16,7 @@ mkdir -p "$OUT"
 
 cargo build --release -q -p prixfixe --example bench_inference
 echo "== ours (burn) batch $BATCH, $THREADS threads" >&2
-RAYON_NUM_THREADS=$THREADS ./target/release/examples/bench_inference --batch "$BATCH" --steps "$STEPS" --warmup 1 > "$OUT/ours.json"
+RAYON_NUM_THREADS=$THREADS "${CARGO_TARGET_DIR:-target}/release/examples/bench_inference" --batch "$BATCH" --steps "$STEPS" --warmup 1 > "$OUT/ours.json"
 
 torch_ok=0
 if "$PYTHON" -c "import torch" 2>/dev/null; then

@@ -12,8 +12,9 @@ MODEL=${MODEL:-dream-cnn}
 EPOCHS=${EPOCHS:-2}
 OUT=runs/$MODEL
 cargo build --release --locked -p dream-trainer
+DREAM="${CARGO_TARGET_DIR:-target}/release/dream"
 RESUME=()
 [ -d "$OUT/checkpoint" ] && RESUME=(--resume)
-./target/release/dream train --model "$MODEL" --train data/dream/train_demo.tsv --out "$OUT" --epochs "$EPOCHS" "${RESUME[@]}" "$@"
-./target/release/dream evaluate --model "$OUT" --test data/dream/test_sequences.tsv \
+"$DREAM" train --model "$MODEL" --train data/dream/train_demo.tsv --out "$OUT" --epochs "$EPOCHS" "${RESUME[@]}" "$@"
+"$DREAM" evaluate --model "$OUT" --test data/dream/test_sequences.tsv \
   --labels data/dream/test_labels_public.tsv --pairs data/dream/test_pairs.tsv --json "$OUT/evaluation.json"
