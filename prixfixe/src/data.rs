@@ -385,6 +385,23 @@ impl PackedSequences {
         }
     }
 
+    /// Keeps the rows for which `keep(row)` is true, in order, compacting in place (no second
+    /// copy of the store: splitting the 6.7 M-row set must not double its memory).
+    pub fn retain_rows(&mut self, mut keep: impl FnMut(usize) -> bool) {
+        let rb = self.row_bytes;
+        let mut kept = 0;
+        for i in 0..self.rows {
+            if keep(i) {
+                if kept != i {
+                    self.bytes.copy_within(i * rb..(i + 1) * rb, kept * rb);
+                }
+                kept += 1;
+            }
+        }
+        self.rows = kept;
+        self.bytes.truncate(kept * rb);
+    }
+
     /// Row `i` as codes.
     pub fn get(&self, i: usize) -> Vec<u8> {
         let mut out = vec![0; self.seq_len];

@@ -66,23 +66,33 @@ impl TrainingSet {
         self.sequences.heap_bytes() + self.expression.capacity() * 4 + self.singleton.capacity()
     }
 
-    /// Splits off rows `idx` (sorted or not) into a new set, keeping the rest (used for
-    /// `--val-fraction`).
-    pub fn split(&self, val_rows: &[usize]) -> (TrainingSet, TrainingSet) {
+    /// Splits off rows `val_rows` (any order) into a new set and keeps the rest, in order, in place
+    /// (used for `--val-fraction`; only the validation rows are copied).
+    pub fn split(mut self, val_rows: &[usize]) -> (TrainingSet, TrainingSet) {
         let mut is_val = vec![false; self.len()];
         for &i in val_rows {
             is_val[i] = true;
         }
-        let (mut train, mut val) = (TrainingSet::new(self.sequences.seq_len()), TrainingSet::new(self.sequences.seq_len()));
+        let mut val = TrainingSet::new(self.sequences.seq_len());
         let mut buf = vec![0u8; self.sequences.seq_len()];
-        for i in 0..self.len() {
+        for (i, _) in is_val.iter().enumerate().filter(|(_, &v)| v) {
             self.sequences.get_into(i, &mut buf);
-            let dst = if is_val[i] { &mut val } else { &mut train };
-            dst.sequences.push(&buf);
-            dst.expression.push(self.expression[i]);
-            dst.singleton.push(self.singleton[i]);
+            val.sequences.push(&buf);
+            val.expression.push(self.expression[i]);
+            val.singleton.push(self.singleton[i]);
         }
-        (train, val)
+        self.sequences.retain_rows(|i| !is_val[i]);
+        let mut kept = 0;
+        for i in 0..is_val.len() {
+            if !is_val[i] {
+                self.expression[kept] = self.expression[i];
+                self.singleton[kept] = self.singleton[i];
+                kept += 1;
+            }
+        }
+        self.expression.truncate(kept);
+        self.singleton.truncate(kept);
+        (self, val)
     }
 
     /// Encodes samples of the RC-doubled set: inputs `(B, 6, L)` (true singleton flags) and soft
@@ -292,6 +302,22 @@ impl Shuffler {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn split_moves_the_chosen_rows_and_keeps_the_rest_in_order() {
+        let mut set = TrainingSet::new(3);
+        for (i, e) in [1.5, 2.0, 3.25, 4.0, 5.5].into_iter().enumerate() {
+            set.push(&[i as u8, 1, 2], e);
+        }
+        let (train, val) = set.split(&[3, 1]);
+        assert_eq!(val.expression, vec![2.0, 4.0]);
+        assert_eq!(val.singleton, vec![true, true]);
+        assert_eq!((val.sequences.get(0), val.sequences.get(1)), (vec![1, 1, 2], vec![3, 1, 2]));
+        assert_eq!(train.expression, vec![1.5, 3.25, 5.5]);
+        assert_eq!(train.singleton, vec![false, false, false]);
+        let rows: Vec<Vec<u8>> = (0..3).map(|i| train.sequences.get(i)).collect();
+        assert_eq!(rows, vec![vec![0, 1, 2], vec![2, 1, 2], vec![4, 1, 2]]);
+    }
 
     #[test]
     fn one_cycle_matches_pytorch_formulas() {

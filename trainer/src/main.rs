@@ -1,8 +1,9 @@
 //! `dream`: the native trainer and command-line predictor for DREAM-CNN / DREAM-RNN / DREAM-Attn.
 //!
-//! Subcommands: `train`, `predict`, `ism`, `evaluate` (see `dream --help`). The CPU backend
+//! Subcommands: `train`, `predict`, `ism`, `evaluate`, `bench` (see `dream --help`). The CPU backend
 //! (burn-flex) is the default; `--device cuda` / `wgpu` need the `cuda` / `wgpu` cargo features.
 
+mod bench;
 mod inference;
 mod model_io;
 mod training;
@@ -101,6 +102,8 @@ enum Command {
         #[arg(long)]
         json: Option<PathBuf>,
     },
+    /// Training / inference throughput of the models on this machine (random data, sequences/s).
+    Bench(bench::BenchArgs),
 }
 
 fn parse_preset(s: &str) -> Result<ModelPreset, String> {
@@ -120,6 +123,7 @@ fn main() -> ExitCode {
         Command::Evaluate { model, arch, test, labels, pairs, json } => {
             inference::evaluate(&model, arch, &test, &labels, pairs.as_deref(), json.as_deref())
         }
+        Command::Bench(args) => bench::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

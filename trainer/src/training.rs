@@ -66,6 +66,10 @@ pub struct TrainArgs {
     /// Continue from OUT/checkpoint.
     #[arg(long)]
     pub resume: bool,
+    /// Load and check the data, print row counts, load time and peak memory, then stop (writes nothing).
+    #[arg(long)]
+    #[serde(default)]
+    pub dry_run: bool,
     /// Stop as if interrupted after this many optimizer steps of this invocation (testing).
     #[arg(long, hide = true)]
     pub stop_after_steps: Option<usize>,
@@ -133,6 +137,14 @@ pub fn run(args: TrainArgs) -> Result<()> {
             bail!("this `dream` was built without wgpu support; rebuild with `--features wgpu`")
         }
     }
+}
+
+/// Peak resident set size of this process (Linux `VmHWM`), in bytes.
+fn peak_rss_bytes() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb * 1024)
 }
 
 /// "the last good checkpoint is …" or "no checkpoint was saved yet", for error messages.
@@ -326,7 +338,7 @@ fn train<B: AutodiffBackend>(args: TrainArgs, device: B::Device) -> Result<()> {
                 serde_json::to_string(&saved.training["args"]).unwrap_or_default()
             );
         }
-    } else if args.out.join("checkpoint").exists() || cfg_path.exists() {
+    } else if !args.dry_run && (args.out.join("checkpoint").exists() || cfg_path.exists()) {
         bail!(
             "{} already holds a training run; continue it with --resume or choose another --out (nothing was overwritten)",
             args.out.display()
@@ -356,6 +368,15 @@ fn train<B: AutodiffBackend>(args: TrainArgs, device: B::Device) -> Result<()> {
         val_set.len(),
         t_load.elapsed().as_secs_f64()
     );
+    if args.dry_run {
+        let packed = train_set.heap_bytes() + val_set.heap_bytes();
+        eprintln!("dry run: data held in memory {:.1} MB (packed 4-bit windows)", packed as f64 / 1e6);
+        match peak_rss_bytes() {
+            Some(b) => eprintln!("dry run: peak resident memory {:.1} MB", b as f64 / 1e6),
+            None => eprintln!("dry run: peak resident memory not available on this system"),
+        }
+        return Ok(());
+    }
 
     std::fs::create_dir_all(&args.out).with_context(|| format!("creating {}", args.out.display()))?;
     let run_cfg = RunConfig {
