@@ -20,6 +20,7 @@
 //! native targets and `wasm32-unknown-unknown`.
 
 pub mod blocks;
+pub mod bundle;
 pub mod challenge;
 pub mod data;
 pub mod kernels;

@@ -22,6 +22,25 @@ use burn::tensor::{backend::Backend, Tensor, TensorData};
 use crate::data::{is_singleton, soft_target, DataProcessor, PackedSequences};
 use crate::{IN_CHANNELS, N_BINS};
 
+/// `config.json` of a `dream train` output directory.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct RunConfig {
+    /// Preset name, when the model is one of the three DREAM models.
+    pub preset: Option<crate::model::ModelPreset>,
+    /// The block configuration.
+    pub model: crate::model::PrixFixeConfig,
+    /// The training arguments (`args`) and data sizes (`train_rows`, `val_rows`); free-form.
+    #[serde(default)]
+    pub training: serde_json::Value,
+}
+
+/// File name of the best epoch's weights (PyTorch layout, f32) in a training output directory.
+pub const BEST_WEIGHTS: &str = "model_best.safetensors";
+/// File name of the run configuration in a training output directory.
+pub const RUN_CONFIG: &str = "config.json";
+/// File name of the per-epoch metrics in a training output directory.
+pub const METRICS_CSV: &str = "metrics.csv";
+
 /// Training rows: packed padded windows, expression and singleton flags.
 #[derive(Debug, Clone)]
 pub struct TrainingSet {

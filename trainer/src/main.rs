@@ -44,8 +44,8 @@ enum Command {
     Train(training::TrainArgs),
     /// Predict expression (forward / reverse-complement average) for sequences in a file.
     Predict {
-        /// Trained model: a training output directory, its model_best.safetensors, or a PyTorch
-        /// state_dict in safetensors (then give --arch).
+        /// Trained model: a model bundle directory (model-export), a training output directory, its
+        /// model_best.safetensors, or a PyTorch state_dict in safetensors (then give --arch).
         #[arg(long)]
         model: PathBuf,
         /// Architecture of a bare state_dict file: dream-cnn, dream-rnn or dream-attn.

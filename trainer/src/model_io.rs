@@ -1,30 +1,14 @@
 //! Finding and loading a trained model: a `dream train` output directory (`config.json` +
-//! `model_best.safetensors`), one of its `.safetensors` files, or a bare PyTorch `state_dict`
-//! in safetensors with `--arch`.
+//! `model_best.safetensors`), one of its `.safetensors` files, a model bundle (`model-export`;
+//! directory with `model.json`), or a bare PyTorch `state_dict` in safetensors with `--arch`.
 
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
 use prixfixe::model::{ModelPreset, PrixFixeConfig};
 use prixfixe::{CpuBackend, DataProcessor, Predictor, PrixFixeNet};
-use serde::{Deserialize, Serialize};
 
-/// `config.json` of a training output directory.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct RunConfig {
-    /// Preset name, when the model is one of the three DREAM models.
-    pub preset: Option<ModelPreset>,
-    /// The block configuration.
-    pub model: PrixFixeConfig,
-    /// The training arguments and data provenance (free-form).
-    #[serde(default)]
-    pub training: serde_json::Value,
-}
-
-/// File name of the best checkpoint's weights in a training output directory.
-pub const BEST_WEIGHTS: &str = "model_best.safetensors";
-/// File name of the run configuration.
-pub const RUN_CONFIG: &str = "config.json";
+pub use prixfixe::training::{RunConfig, BEST_WEIGHTS, RUN_CONFIG};
 
 /// Resolves `path` (+ optional `--arch`) to a configuration and the weights file.
 pub fn resolve(path: &Path, arch: Option<ModelPreset>) -> Result<(PrixFixeConfig, PathBuf)> {
@@ -57,9 +41,17 @@ pub fn resolve(path: &Path, arch: Option<ModelPreset>) -> Result<(PrixFixeConfig
 
 /// Loads a CPU predictor for `path`.
 pub fn load_predictor(path: &Path, arch: Option<ModelPreset>) -> Result<Predictor<CpuBackend>> {
+    let device = Default::default();
+    if prixfixe::bundle::is_bundle(path) {
+        if arch.is_some() {
+            bail!("--arch is for bare state_dict files; the bundle {} states its architecture", path.display());
+        }
+        let bundle = prixfixe::bundle::Bundle::read(path)?;
+        let model = bundle.model::<CpuBackend>(&device).with_context(|| format!("loading {}", path.display()))?;
+        return Ok(Predictor::new(model, DataProcessor::dream(), device));
+    }
     let (config, weights) = resolve(path, arch)?;
     let bytes = std::fs::read(&weights).with_context(|| format!("reading {}", weights.display()))?;
-    let device = Default::default();
     let model = PrixFixeNet::<CpuBackend>::from_torch_safetensors(&config, &bytes, &device)
         .with_context(|| format!("loading {}", weights.display()))?;
     Ok(Predictor::new(model, DataProcessor::dream(), device))

@@ -47,6 +47,42 @@ fn predict_reproduces_golden_pred_avg() {
     }
 }
 
+#[test]
+fn predict_with_an_imported_bundle_reproduces_golden_pred_avg() {
+    let dir = tempfile::tempdir().unwrap();
+    for (arch, m) in [("dream-cnn", "cnn"), ("dream-rnn", "rnn"), ("dream-attn", "attn")] {
+        let io = json(&root().join(format!("tests/fixtures/{m}_io.json")));
+        let lines: String = io["sequences"].as_array().unwrap().iter().map(|s| format!("{}\n", s["raw"].as_str().unwrap())).collect();
+        let input = dir.path().join(format!("{m}.txt"));
+        std::fs::write(&input, lines).unwrap();
+        let preset: prixfixe::model::ModelPreset = arch.parse().unwrap();
+        let weights = root().join(format!("tests/fixtures/{m}_weights.safetensors"));
+        let bundle = model_export::import_torch(preset, &weights, m, prixfixe::weights::Precision::F32, None).unwrap();
+        let bdir = dir.path().join(format!("bundle-{m}"));
+        model_export::write_bundle(&bundle, &bdir).unwrap();
+        let output = dir.path().join(format!("{m}.tsv"));
+        let (ok, _, err) = dream(&["predict", "--model", bdir.to_str().unwrap(), "--input", input.to_str().unwrap(), "--output", output.to_str().unwrap()]);
+        assert!(ok, "{err}");
+        let text = std::fs::read_to_string(&output).unwrap();
+        let got: Vec<f64> = text.lines().skip(1).map(|l| l.rsplit('\t').next().unwrap().parse().unwrap()).collect();
+        let want: Vec<f64> = io["pred_avg"].as_array().unwrap().iter().map(|v| v.as_f64().unwrap()).collect();
+        assert_eq!(got.len(), want.len());
+        for (g, w) in got.iter().zip(&want) {
+            assert!((g - w).abs() <= 1e-4, "{arch} bundle: {g} vs {w}");
+        }
+    }
+    // A corrupted bundle: a clear error, no prediction written.
+    let bdir = dir.path().join("bundle-cnn");
+    let w = bdir.join("weights.safetensors");
+    let mut bytes = std::fs::read(&w).unwrap();
+    bytes[5000] ^= 0xff;
+    std::fs::write(&w, bytes).unwrap();
+    let output = dir.path().join("corrupt.tsv");
+    let input = dir.path().join("cnn.txt");
+    let (ok, _, err) = dream(&["predict", "--model", bdir.to_str().unwrap(), "--input", input.to_str().unwrap(), "--output", output.to_str().unwrap()]);
+    assert!(!ok && err.contains("corrupt") && !output.exists(), "{err}");
+}
+
 fn small_data(dir: &Path) -> (PathBuf, PathBuf) {
     let text = std::fs::read_to_string(root().join("data/dream/train_demo.tsv")).unwrap();
     let lines: Vec<&str> = text.lines().collect();

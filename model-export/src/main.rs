@@ -1,0 +1,186 @@
+//! `model-export`: make model bundles (model.json + weights.safetensors + model card) from
+//! `dream train` runs or PyTorch `state_dict`s; check bundles; index a folder of them.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::{bail, Result};
+use clap::{Parser, Subcommand, ValueEnum};
+use prixfixe::bundle::Bundle;
+use prixfixe::model::ModelPreset;
+use prixfixe::weights::Precision;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "model-export",
+    version,
+    about = "Versioned, checksummed model bundles of the DREAM models for the web app and `dream predict`",
+    after_help = "A bundle is a directory: model.json (format version, architecture, input/output spec, provenance, sha256 of\nthe weights), weights.safetensors (PyTorch state_dict layout, reference key names) and README.md (model card)."
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum Prec {
+    F32,
+    F16,
+}
+
+impl From<Prec> for Precision {
+    fn from(p: Prec) -> Self {
+        match p {
+            Prec::F32 => Precision::F32,
+            Prec::F16 => Precision::F16,
+        }
+    }
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Bundle the best weights of a `dream train --out` directory.
+    Bundle {
+        /// Training output directory (or its model_best.safetensors).
+        #[arg(long)]
+        from: PathBuf,
+        /// Bundle directory to write, e.g. public/models/dream-cnn.
+        #[arg(long)]
+        out: PathBuf,
+        /// Storage precision of the weights (f16 halves the download; computation stays f32).
+        #[arg(long, value_enum, default_value = "f32")]
+        precision: Prec,
+        /// Bundle name (default: the last component of --out).
+        #[arg(long)]
+        name: Option<String>,
+        /// Test scores to record: the JSON written by `dream evaluate --json`.
+        #[arg(long)]
+        scores: Option<PathBuf>,
+        /// A remark for the model card.
+        #[arg(long)]
+        notes: Option<String>,
+        /// Replace an existing bundle in --out.
+        #[arg(long)]
+        force: bool,
+    },
+    /// Bundle a PyTorch state_dict (safetensors, reference key names) of a DREAM model.
+    ImportTorch {
+        /// dream-cnn, dream-rnn or dream-attn.
+        #[arg(long, value_parser = parse_preset)]
+        arch: ModelPreset,
+        /// The state_dict in safetensors format (f32, f16, bf16 or f64).
+        #[arg(long)]
+        weights: PathBuf,
+        /// Bundle directory to write.
+        #[arg(long)]
+        out: PathBuf,
+        /// Storage precision of the weights.
+        #[arg(long, value_enum, default_value = "f32")]
+        precision: Prec,
+        /// Bundle name (default: the last component of --out).
+        #[arg(long)]
+        name: Option<String>,
+        /// A remark for the model card.
+        #[arg(long)]
+        notes: Option<String>,
+        /// Replace an existing bundle in --out.
+        #[arg(long)]
+        force: bool,
+    },
+    /// Verify a bundle (format, checksum, architecture, weights) and print its summary.
+    Check {
+        /// Bundle directory or its model.json.
+        bundle: PathBuf,
+    },
+    /// Write DIR/index.json listing the bundles in DIR's sub-directories (what the web app reads).
+    Index {
+        /// Folder of bundles, e.g. public/models.
+        dir: PathBuf,
+    },
+}
+
+fn parse_preset(s: &str) -> Result<ModelPreset, String> {
+    s.parse()
+}
+
+fn bundle_name(out: &Path, name: Option<String>) -> Result<String> {
+    match name.or_else(|| out.file_name().map(|n| n.to_string_lossy().into_owned())) {
+        Some(n) if !n.is_empty() => Ok(n),
+        _ => bail!("--out {}: cannot take a bundle name from it; give --name", out.display()),
+    }
+}
+
+fn check_out(out: &Path, force: bool) -> Result<()> {
+    if out.is_file() {
+        bail!("--out {} is a file; a bundle is a directory", out.display());
+    }
+    if prixfixe::bundle::is_bundle(out) && !force {
+        bail!("{} already holds a bundle; use --force to replace it (nothing was written)", out.display());
+    }
+    Ok(())
+}
+
+fn report(bundle: &Bundle, out: &Path) {
+    let m = &bundle.manifest;
+    eprintln!(
+        "wrote {}: {} ({} parameters), {} weights {} bytes, sha256 {}",
+        out.display(),
+        m.title,
+        m.parameters,
+        match m.precision {
+            Precision::F32 => "f32",
+            Precision::F16 => "f16",
+        },
+        m.weights.bytes,
+        m.weights.sha256
+    );
+}
+
+fn run(cli: Cli) -> Result<()> {
+    match cli.command {
+        Command::Bundle { from, out, precision, name, scores, notes, force } => {
+            check_out(&out, force)?;
+            let name = bundle_name(&out, name)?;
+            let b = model_export::bundle_from_run(&from, &name, precision.into(), scores.as_deref(), notes)?;
+            model_export::write_bundle(&b, &out)?;
+            report(&b, &out);
+        }
+        Command::ImportTorch { arch, weights, out, precision, name, notes, force } => {
+            check_out(&out, force)?;
+            let name = bundle_name(&out, name)?;
+            let b = model_export::import_torch(arch, &weights, &name, precision.into(), notes)?;
+            model_export::write_bundle(&b, &out)?;
+            report(&b, &out);
+        }
+        Command::Check { bundle } => {
+            let b = Bundle::read(&bundle)?;
+            b.model::<prixfixe::CpuBackend>(&Default::default()).map_err(|e| anyhow::anyhow!("{}: {e}", bundle.display()))?;
+            let m = &b.manifest;
+            println!(
+                "ok: {} `{}` (format v{}), {} parameters, {:?} weights {} bytes, sha256 verified; validation Pearson r {}",
+                m.title,
+                m.name,
+                m.format_version,
+                m.parameters,
+                m.precision,
+                m.weights.bytes,
+                m.provenance.val_pearson_r.map_or("–".into(), |r| format!("{r:.3}"))
+            );
+        }
+        Command::Index { dir } => {
+            let index = model_export::write_index(&dir)?;
+            eprintln!("wrote {} ({} bundles)", dir.join("index.json").display(), index["models"].as_array().map_or(0, Vec::len));
+        }
+    }
+    Ok(())
+}
+
+fn main() -> ExitCode {
+    match run(Cli::parse()) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}
