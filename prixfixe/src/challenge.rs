@@ -389,6 +389,8 @@ pub struct SubsetScore {
     /// Points used: labelled sequences with a prediction, or pairs (both ends labelled and
     /// predicted) for a pair subset.
     pub n: usize,
+    /// Pearson r (signed: a negative r still gives a positive r²); None when undefined.
+    pub pearson_r: Option<f64>,
     /// Pearson r²; None when undefined (n < 2 or constant values).
     pub pearson_r2: Option<f64>,
     /// Spearman ρ (average ranks for ties); None when undefined.
@@ -445,19 +447,20 @@ impl Report {
         self.subsets.iter().find(|s| s.name == name)
     }
 
-    /// A Markdown table `| subset | n | Pearson r² | Spearman ρ | weight |` followed by the
+    /// A Markdown table `| subset | n | Pearson r | Pearson r² | Spearman ρ | weight |` followed by the
     /// scores, the missing subsets and the normalisation.
     pub fn to_markdown(&self) -> String {
         let fmt = |v: Option<f64>| v.map_or("—".to_string(), |v| format!("{v:.4}"));
         let mut s = String::new();
-        s.push_str("| subset | n | Pearson r² | Spearman ρ | weight |\n");
-        s.push_str("|---|---:|---:|---:|---:|\n");
+        s.push_str("| subset | n | Pearson r | Pearson r² | Spearman ρ | weight |\n");
+        s.push_str("|---|---:|---:|---:|---:|---:|\n");
         for sub in &self.subsets {
             let name = if sub.is_pair { format!("{} (pairs)", sub.name) } else { sub.name.clone() };
             let _ = writeln!(
                 s,
-                "| {name} | {} | {} | {} | {:.2} |",
+                "| {name} | {} | {} | {} | {} | {:.2} |",
                 sub.n,
+                fmt(sub.pearson_r),
                 fmt(sub.pearson_r2),
                 fmt(sub.spearman),
                 sub.weight
@@ -580,6 +583,7 @@ pub fn score(
         .map(|(name, weight, is_pair, p, m)| SubsetScore {
             name: name.to_string(),
             n: p.len(),
+            pearson_r: metrics::pearson(&p, &m),
             pearson_r2: metrics::pearson_r2(&p, &m),
             spearman: metrics::spearman(&p, &m),
             weight,
@@ -684,6 +688,7 @@ mod tests {
         assert_eq!(high.n, 4);
         assert!(!high.is_pair);
         assert!(close(high.pearson_r2.unwrap(), 121.0 / 126.0));
+        assert!(close(high.pearson_r.unwrap(), 11.0 / 126f64.sqrt()));
         assert!(close(high.spearman.unwrap(), 3.0 / 10f64.sqrt()));
         let random = r.subset("random").unwrap();
         assert_eq!((random.n, random.pearson_r2, random.spearman), (1, None, None));
@@ -719,7 +724,7 @@ mod tests {
         assert!((r.spearman_score_normalised - 2.806472).abs() < 1e-5);
 
         let md = r.to_markdown();
-        assert!(md.starts_with("| subset | n | Pearson r² | Spearman ρ | weight |\n"));
+        assert!(md.starts_with("| subset | n | Pearson r | Pearson r² | Spearman ρ | weight |\n"));
         assert!(md.contains("| high | 4 | 0.9603 | 0.9487 | 0.30 |"), "{md}");
         assert!(md.contains("| random | 1 | — | — | 0.30 |"), "{md}");
         assert!(md.contains("| motif_perturbation (pairs) | 0 | — | — | 0.30 |"), "{md}");

@@ -57,16 +57,20 @@ pub fn predict(model: &Path, arch: Option<ModelPreset>, input: &Path, output: &P
         eprintln!("warning: {too_long} sequences are longer than {window} bp; only their last 150 bp after the adapter reach the model");
     }
     let t0 = Instant::now();
-    let preds = predictor.predict(&seqs).map_err(|e| {
-        let line = file.records[e.index - 1].line;
-        anyhow::anyhow!("{name}:{line}: {}", e.error)
+    let preds = predict_with_progress(&predictor, &seqs, |i| {
+        let line = file.records[i].line;
+        format!("{name}:{line}")
     })?;
     // Output keeps the user's columns (TSV) and always has an id column.
-    let n_extra = file.records.first().map_or(0, |r| r.extra.len());
+    // Ragged TSV rows are padded with empty fields so every output row has every column.
+    let n_extra = file.records.iter().map(|r| r.extra.len()).max().unwrap_or(0);
     let mut columns: Vec<String> = match file.extra_header() {
         Some(h) => h.iter().map(|s| s.to_string()).collect(),
         None => (0..n_extra).map(|i| format!("column{}", i + 2)).collect(),
     };
+    while columns.len() < n_extra {
+        columns.push(format!("column{}", columns.len() + 2));
+    }
     let add_id = file.id_column.is_none();
     if add_id {
         columns.insert(0, "id".into());
@@ -76,6 +80,7 @@ pub fn predict(model: &Path, arch: Option<ModelPreset>, input: &Path, output: &P
     out.push('\n');
     for (r, p) in file.records.iter().zip(&preds) {
         let mut fields: Vec<&str> = r.extra.iter().map(String::as_str).collect();
+        fields.resize(columns.len() - 1 - usize::from(add_id), "");
         if add_id {
             fields.insert(0, &r.id);
         }
@@ -92,6 +97,36 @@ pub fn predict(model: &Path, arch: Option<ModelPreset>, input: &Path, output: &P
     Ok(())
 }
 
+/// Predicts in chunks with a progress bar (shown on a terminal only); `locate(i)` names record
+/// `i` (0-based) in error messages.
+fn predict_with_progress(
+    predictor: &prixfixe::Predictor<prixfixe::CpuBackend>,
+    seqs: &[&str],
+    locate: impl Fn(usize) -> String,
+) -> Result<Vec<prixfixe::predictor::Prediction>> {
+    const CHUNK: usize = 4096;
+    let pb = indicatif::ProgressBar::new(seqs.len() as u64);
+    pb.set_style(
+        indicatif::ProgressStyle::with_template("predict [{bar:30}] {pos}/{len} seq  {per_sec}  ETA {eta}")
+            .expect("valid template")
+            .progress_chars("=> "),
+    );
+    if seqs.len() <= CHUNK {
+        pb.set_draw_target(indicatif::ProgressDrawTarget::hidden());
+    }
+    let mut preds = Vec::with_capacity(seqs.len());
+    for (c, chunk) in seqs.chunks(CHUNK).enumerate() {
+        let part = predictor.predict(chunk).map_err(|e| {
+            pb.abandon();
+            anyhow::anyhow!("{}: {}", locate(c * CHUNK + e.index - 1), e.error)
+        })?;
+        preds.extend(part);
+        pb.inc(chunk.len() as u64);
+    }
+    pb.finish_and_clear();
+    Ok(preds)
+}
+
 fn parse_region(region: &str) -> Result<(usize, usize)> {
     let (a, b) = region.split_once('-').with_context(|| format!("--region {region:?}: expected FROM-TO, e.g. 18-97"))?;
     let (a, b): (usize, usize) = (
@@ -104,9 +139,33 @@ fn parse_region(region: &str) -> Result<(usize, usize)> {
     Ok((a, b))
 }
 
+/// Where `dream ism` takes its sequence from.
+pub enum IsmSource {
+    /// `--sequence SEQ`.
+    Sequence(String),
+    /// `--input FILE [--id ID]`.
+    File { path: std::path::PathBuf, id: Option<String> },
+}
+
 /// `dream ism`.
-pub fn ism(model: &Path, arch: Option<ModelPreset>, sequence: &str, region: Option<&str>, output: &Path) -> Result<()> {
+pub fn ism(model: &Path, arch: Option<ModelPreset>, source: &IsmSource, region: Option<&str>, output: &Path) -> Result<()> {
     check_output(output)?;
+    let owned;
+    let sequence: &str = match source {
+        IsmSource::Sequence(s) => s,
+        IsmSource::File { path, id } => {
+            let name = path.display().to_string();
+            let file = prixfixe::seqio::read_sequence_file(&name, &read(path)?)?;
+            let record = match id {
+                Some(id) => file.records.iter().find(|r| &r.id == id).with_context(|| format!("{name}: no sequence with id {id:?}"))?,
+                None if file.records.len() == 1 => &file.records[0],
+                None => bail!("{name} holds {} sequences; ISM scans one: choose it with --id", file.records.len()),
+            };
+            eprintln!("ISM of {:?} ({name}:{})", record.id, record.line);
+            owned = record.sequence.clone();
+            &owned
+        }
+    };
     let predictor = load_predictor(model, arch)?;
     let range = region.map(parse_region).transpose()?;
     let len = prixfixe::data::parse_bases(sequence).map_err(|e| anyhow::anyhow!("--sequence: {e}"))?.len();
@@ -177,7 +236,7 @@ pub fn evaluate(
     }
     let seqs: Vec<&str> = items.iter().map(|(_, s)| *s).collect();
     let t0 = Instant::now();
-    let preds = predictor.predict(&seqs).map_err(|e| anyhow::anyhow!("{}: test sequence pos {}: {}", test.display(), items[e.index - 1].0, e.error))?;
+    let preds = predict_with_progress(&predictor, &seqs, |i| format!("{}: test sequence pos {}", test.display(), items[i].0))?;
     let predictions: HashMap<u64, f64> = items.iter().zip(&preds).map(|((pos, _), p)| (*pos, p.expression as f64)).collect();
     eprintln!("{} test sequences predicted in {:.1} s", preds.len(), t0.elapsed().as_secs_f64());
     if pairs.is_empty() {

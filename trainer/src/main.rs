@@ -71,8 +71,14 @@ enum Command {
         #[arg(long, value_parser = parse_preset)]
         arch: Option<ModelPreset>,
         /// The sequence (A, C, G, T, N; any case).
+        #[arg(long, required_unless_present = "input", conflicts_with = "input")]
+        sequence: Option<String>,
+        /// Or: a file (FASTA, one sequence per line, or TSV) holding the sequence.
         #[arg(long)]
-        sequence: String,
+        input: Option<PathBuf>,
+        /// With --input: the id of the sequence to scan (needed when the file holds several).
+        #[arg(long, requires = "input")]
+        id: Option<String>,
         /// Only positions FROM-TO (1-based, inclusive), e.g. 18-97 for the 80 bp random region of
         /// a 110 bp DREAM sequence. Default: the whole sequence.
         #[arg(long)]
@@ -117,8 +123,14 @@ fn main() -> ExitCode {
         Command::Predict { model, arch, input, output, batch_size } => {
             inference::predict(&model, arch, &input, &output, batch_size)
         }
-        Command::Ism { model, arch, sequence, region, output } => {
-            inference::ism(&model, arch, &sequence, region.as_deref(), &output)
+        Command::Ism { model, arch, sequence, input, id, region, output } => {
+            match (sequence, input) {
+                (Some(s), _) => inference::ism(&model, arch, &inference::IsmSource::Sequence(s), region.as_deref(), &output),
+                (None, Some(path)) => {
+                    inference::ism(&model, arch, &inference::IsmSource::File { path, id }, region.as_deref(), &output)
+                }
+                (None, None) => Err(anyhow::anyhow!("give --sequence SEQ or --input FILE")),
+            }
         }
         Command::Evaluate { model, arch, test, labels, pairs, json } => {
             inference::evaluate(&model, arch, &test, &labels, pairs.as_deref(), json.as_deref())

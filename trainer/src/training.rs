@@ -164,13 +164,26 @@ fn load_table(path: &Path, processor: &DataProcessor) -> Result<TrainingSet> {
     let file = std::fs::File::open(path).with_context(|| format!("reading {name}"))?;
     let reader = prixfixe::seqio::open_maybe_gz_read(file).with_context(|| format!("reading {name}"))?;
     let mut set = TrainingSet::new(processor.seq_len());
+    let (mut out_of_range, mut first_out) = (0usize, 0usize);
     prixfixe::seqio::for_each_expression_row_at(&name, reader, |line, seq, e| {
+        if !(0.0..=17.0).contains(&e) {
+            out_of_range += 1;
+            if first_out == 0 {
+                first_out = line;
+            }
+        }
         let padded = processor
             .pad(seq)
             .map_err(|err| prixfixe::seqio::InputError::from_sequence_error(&name, line, 0, None, err))?;
         set.push(&padded, e);
         Ok(())
     })?;
+    if out_of_range > 0 {
+        eprintln!(
+            "warning: {name}: {out_of_range} expression values lie outside 0-17 (first at line {first_out}); the 18-bin soft targets \
+             (DREAM scale) clip them to the end bins. Rescale your measurements to 0-17 to use the whole output range."
+        );
+    }
     Ok(set)
 }
 
@@ -229,12 +242,19 @@ fn plot_curves(path: &Path, history: &[EpochMetrics]) -> Result<()> {
         .build_cartesian_2d(0.5..n + 0.5, 0.0..kl_max)?;
     c.configure_mesh().x_desc("epoch").draw()?;
     c.draw_series(LineSeries::new(history.iter().map(|m| (m.epoch as f64, m.train_kl)), &RED))?;
+    // Markers too, so that a one-epoch run shows its point.
+    c.draw_series(history.iter().map(|m| Circle::new((m.epoch as f64, m.train_kl), 3, RED.filled())))?;
+    let lowest = history
+        .iter()
+        .flat_map(|m| [m.val_pearson_r, m.val_spearman_rho])
+        .filter(|v| v.is_finite())
+        .fold(0.0, f64::min);
     let mut c = ChartBuilder::on(&right)
         .caption("validation (RC-doubled)", ("sans-serif", 16))
         .margin(10)
         .x_label_area_size(30)
         .y_label_area_size(45)
-        .build_cartesian_2d(0.5..n + 0.5, 0.0..1.0)?;
+        .build_cartesian_2d(0.5..n + 0.5, (lowest * 1.1).max(-1.0)..1.0)?;
     c.configure_mesh().x_desc("epoch").draw()?;
     c.draw_series(LineSeries::new(history.iter().map(|m| (m.epoch as f64, m.val_pearson_r)), &BLUE))?
         .label("Pearson r")
@@ -242,6 +262,8 @@ fn plot_curves(path: &Path, history: &[EpochMetrics]) -> Result<()> {
     c.draw_series(LineSeries::new(history.iter().map(|m| (m.epoch as f64, m.val_spearman_rho)), &GREEN))?
         .label("Spearman ρ")
         .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 15, y)], GREEN));
+    c.draw_series(history.iter().filter(|m| m.val_pearson_r.is_finite()).map(|m| Circle::new((m.epoch as f64, m.val_pearson_r), 3, BLUE.filled())))?;
+    c.draw_series(history.iter().filter(|m| m.val_spearman_rho.is_finite()).map(|m| Circle::new((m.epoch as f64, m.val_spearman_rho), 3, GREEN.filled())))?;
     c.configure_series_labels().border_style(BLACK).position(SeriesLabelPosition::LowerRight).draw()?;
     root.present()?;
     Ok(())

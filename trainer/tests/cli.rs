@@ -144,3 +144,41 @@ fn bad_training_rows_name_file_line_and_column() {
     assert!(!ok);
     assert!(err.contains("bad.tsv:2:19") && err.contains("'X'"), "{err}");
 }
+
+#[test]
+fn ragged_tsv_ism_from_a_file_and_out_of_range_expression() {
+    let dir = tempfile::tempdir().unwrap();
+    let weights = root().join("tests/fixtures/cnn_weights.safetensors");
+    let seq = "TGCATTTTTTTCACATCGTACGTTGCAACGTTAGCATGCATCGATCGTAGCTAGCTAGCTGATCGATCGTAGCTAGCTGACTGATCGATCGGGTTACGGCTGTT";
+    // Ragged TSV: the second row lacks the third column; output rows all have every column.
+    let input = dir.path().join("in.tsv");
+    std::fs::write(&input, format!("sequence\tname\tnote\n{seq}\ta\tx\n{seq}\tb\n")).unwrap();
+    let output = dir.path().join("out.tsv");
+    let (ok, _, err) = dream(&["predict", "--model", weights.to_str().unwrap(), "--arch", "dream-cnn", "--input", input.to_str().unwrap(), "--output", output.to_str().unwrap()]);
+    assert!(ok, "{err}");
+    let text = std::fs::read_to_string(&output).unwrap();
+    let widths: Vec<usize> = text.lines().map(|l| l.split('\t').count()).collect();
+    assert!(widths.iter().all(|&w| w == widths[0]) && widths.len() == 3, "{text}");
+
+    // ISM from a FASTA file: one record is taken as is; several need --id.
+    let fasta = dir.path().join("two.fa");
+    std::fs::write(&fasta, format!(">p1\n{seq}\n>p2\n{}\n", seq.replace("GTACG", "GTTCG"))).unwrap();
+    let ism = dir.path().join("ism.tsv");
+    let (ok, _, err) = dream(&["ism", "--model", weights.to_str().unwrap(), "--arch", "dream-cnn", "--input", fasta.to_str().unwrap(), "--region", "18-19", "--output", ism.to_str().unwrap()]);
+    assert!(!ok && err.contains("holds 2 sequences") && err.contains("--id"), "{err}");
+    let (ok, _, err) = dream(&["ism", "--model", weights.to_str().unwrap(), "--arch", "dream-cnn", "--input", fasta.to_str().unwrap(), "--id", "p2", "--region", "18-19", "--output", ism.to_str().unwrap()]);
+    assert!(ok, "{err}");
+    let from_file = std::fs::read_to_string(&ism).unwrap();
+    assert!(from_file.starts_with("position\tref\talt\tprediction\tdelta\n18\tG\t"), "{from_file}");
+    let (ok, _, err) = dream(&["ism", "--model", weights.to_str().unwrap(), "--arch", "dream-cnn", "--sequence", &seq.replace("GTACG", "GTTCG"), "--region", "18-19", "--output", ism.to_str().unwrap()]);
+    assert!(ok, "{err}");
+    assert_eq!(from_file, std::fs::read_to_string(&ism).unwrap());
+
+    // Expression outside 0-17 trains but warns, naming the first line.
+    let table = dir.path().join("t.tsv");
+    std::fs::write(&table, format!("{seq}\t1.5\n{seq}\t250\n{seq}\t3\n{seq}\t4.5\n")).unwrap();
+    let (ok, _, err) = dream(&["train", "--model", "dream-cnn", "--train", table.to_str().unwrap(), "--val-fraction", "0.5", "--out", dir.path().join("o").to_str().unwrap(), "--dry-run"]);
+    assert!(ok, "{err}");
+    assert!(err.contains("1 expression values lie outside 0-17 (first at line 2)"), "{err}");
+    assert!(!dir.path().join("o").exists(), "--dry-run wrote files");
+}

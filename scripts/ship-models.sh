@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# Trains the three shipped models on the real DREAM sample (data/dream/train_demo.tsv), scores them
+# on the public test labels, and exports them as bundles into public/models/ (issue 4). This is
+# exactly how public/models/* were made; re-running resumes unfinished runs under runs/ship-*.
+#
+# Usage: scripts/ship-models.sh [MODEL...]      (default: dream-cnn dream-rnn dream-attn)
+# env: PRECISION=f16|f32 (default f16: measured below and in the model cards), SEED=7, BATCH=256.
+# CPU cost on 2 cores: DREAM-CNN ~25 min/epoch, DREAM-RNN and DREAM-Attn longer.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PRECISION=${PRECISION:-f16}
+SEED=${SEED:-7}
+BATCH=${BATCH:-256}
+MODELS=("$@")
+[ ${#MODELS[@]} -gt 0 ] || MODELS=(dream-cnn dream-rnn dream-attn)
+T=${CARGO_TARGET_DIR:-target}
+cargo build --release -q -p dream-trainer -p model-export
+D="$T/release/dream"
+X="$T/release/model-export"
+epochs() { case $1 in dream-cnn) echo 3 ;; dream-rnn) echo 2 ;; *) echo 1 ;; esac; }
+
+# A fixed sample for the f16-vs-f32 measurement: the first 300 test sequences.
+SAMPLE="$T/ship-sample.tsv"
+head -n 301 data/dream/test_sequences.tsv | cut -f4 > "$SAMPLE"
+
+for m in "${MODELS[@]}"; do
+  run=runs/ship-$m
+  resume=(); [ -f "$run/checkpoint/state.json" ] && resume=(--resume)
+  if [ ! -f "$run/metrics.csv" ] || [ "$(($(wc -l < "$run/metrics.csv") - 1))" -lt "$(epochs "$m")" ]; then
+    "$D" train --model "$m" --train data/dream/train_demo.tsv --out "$run" --epochs "$(epochs "$m")" \
+      --batch-size "$BATCH" --seed "$SEED" "${resume[@]}"
+  fi
+  "$D" evaluate --model "$run" --test data/dream/test_sequences.tsv --labels data/dream/test_labels_public.tsv \
+    --pairs data/dream/test_pairs.tsv --json "$run/test_scores.json" | tee "$run/test_scores.md"
+  notes="Shipped default model of this toolkit: trained on CPU on the 6,369-row real sample of the challenge data (not the 6.7 M rows), so its accuracy is modest."
+  for p in f32 f16; do
+    "$X" bundle --from "$run" --out "$T/ship-bundles/$m-$p" --precision $p --scores "$run/test_scores.json" --notes "$notes" --force
+    "$D" predict --model "$T/ship-bundles/$m-$p" --input "$SAMPLE" --output "$T/ship-bundles/$m-$p.tsv" 2>/dev/null
+  done
+  paste "$T/ship-bundles/$m-f32.tsv" "$T/ship-bundles/$m-f16.tsv" | awk -F'\t' -v m="$m" 'NR > 1 { d = $2 - $4; d = d < 0 ? -d : d; if (d > max) max = d } END { printf "%s: f16 vs f32 max |delta prediction| over %d test sequences = %.2e\n", m, NR - 1, max }' \
+    | tee "$run/f16_vs_f32.txt"
+  "$X" bundle --from "$run" --out "public/models/$m" --precision "$PRECISION" --scores "$run/test_scores.json" \
+    --notes "$notes $(cat "$run/f16_vs_f32.txt")" --force
+done
+"$X" index public/models
+du -b public/models/*/weights.safetensors
