@@ -4,7 +4,8 @@
 # exactly how public/models/* were made; re-running resumes unfinished runs under runs/ship-*.
 #
 # Usage: scripts/ship-models.sh [MODEL...]      (default: dream-cnn dream-rnn dream-attn)
-# env: PRECISION=f16|f32 (default f16: measured below and in the model cards), SEED=7, BATCH=256.
+# env: PRECISION=f16|f32 (default f16: measured below and in the model cards), SEED=7, BATCH=256,
+#      SKIP_TRAIN=1 exports the runs as they stand (an unfinished run is marked so in its model card).
 # CPU cost on 2 cores: DREAM-CNN ~25 min/epoch, DREAM-RNN and DREAM-Attn longer.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -26,7 +27,7 @@ head -n 301 data/dream/test_sequences.tsv | cut -f4 > "$SAMPLE"
 for m in "${MODELS[@]}"; do
   run=runs/ship-$m
   resume=(); [ -f "$run/checkpoint/state.json" ] && resume=(--resume)
-  if [ ! -f "$run/metrics.csv" ] || [ "$(($(wc -l < "$run/metrics.csv") - 1))" -lt "$(epochs "$m")" ]; then
+  if [ -z "${SKIP_TRAIN:-}" ] && { [ ! -f "$run/metrics.csv" ] || [ "$(($(wc -l < "$run/metrics.csv") - 1))" -lt "$(epochs "$m")" ]; }; then
     "$D" train --model "$m" --train data/dream/train_demo.tsv --out "$run" --epochs "$(epochs "$m")" \
       --batch-size "$BATCH" --seed "$SEED" "${resume[@]}"
   fi

@@ -79,6 +79,15 @@ pub fn bundle_from_run(from: &Path, name: &str, precision: Precision, scores: Op
         _ => b,
     });
     let preset = run.preset;
+    let planned = args["epochs"].as_u64().map(|v| v as usize);
+    let notes = match planned {
+        Some(p) if p > metrics.len() => Some(format!(
+            "{}Training stopped after epoch {} of the {p} its OneCycle schedule spans (exported from the best epoch so far).",
+            notes.map(|n| n + " ").unwrap_or_default(),
+            metrics.len()
+        )),
+        _ => notes,
+    };
     let provenance = Provenance {
         source: "trained".into(),
         train_data: args["train"].as_str().map(file_ref),

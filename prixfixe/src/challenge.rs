@@ -725,9 +725,9 @@ mod tests {
 
         let md = r.to_markdown();
         assert!(md.starts_with("| subset | n | Pearson r | Pearson r² | Spearman ρ | weight |\n"));
-        assert!(md.contains("| high | 4 | 0.9603 | 0.9487 | 0.30 |"), "{md}");
-        assert!(md.contains("| random | 1 | — | — | 0.30 |"), "{md}");
-        assert!(md.contains("| motif_perturbation (pairs) | 0 | — | — | 0.30 |"), "{md}");
+        assert!(md.contains("| high | 4 | 0.9800 | 0.9603 | 0.9487 | 0.30 |"), "{md}");
+        assert!(md.contains("| random | 1 | — | — | — | 0.30 |"), "{md}");
+        assert!(md.contains("| motif_perturbation (pairs) | 0 | — | — | — | 0.30 |"), "{md}");
         assert!(md.contains("Pearson Score (Σ w·r² over present subsets): 0.9054"), "{md}");
         assert!(md.contains("low, native, random, challenging, snv, motif_perturbation"), "{md}");
         assert!(md.contains("weight_present (1.30) × weight_total (4.65): Pearson 3.2387"), "{md}");
