@@ -166,7 +166,7 @@ pub fn model_card(m: &Manifest) -> String {
                 s += &format!("| data | `{}` (sha256 `{}`) |\n", d.path, d.sha256.as_deref().unwrap_or("not available"));
             }
             s += &format!(
-                "| rows | {} training, {} validation |\n| schedule | {} epochs, batch {}, OneCycle peak lr {}, AdamW (wd 0.01), KL loss on 18-bin soft targets, RC-doubled data |\n| seed | {} |\n| exported epoch | {} (best validation Pearson r) |\n",
+                "| rows | {} training, {} validation |\n| schedule | {} epoch(s), batch {}, OneCycle peak lr {}, AdamW (wd 0.01), KL loss on 18-bin soft targets, RC-doubled data |\n| seed | {} |\n| exported epoch | {} (best validation Pearson r) |\n",
                 p.train_rows.map_or("?".into(), |v| v.to_string()),
                 p.val_rows.map_or("?".into(), |v| v.to_string()),
                 p.epochs.map_or("?".into(), |v| v.to_string()),
@@ -194,15 +194,16 @@ pub fn model_card(m: &Manifest) -> String {
         );
     }
     if let Some(t) = &p.test_scores {
-        s += "DREAM challenge test subsets with public labels (`dream evaluate`; Pearson r² and Spearman ρ per subset, pair subsets on alt−ref differences):\n\n| subset | n | Pearson r² | Spearman ρ | weight |\n|---|---|---|---|---|\n";
+        s += "DREAM challenge test subsets with public labels (`dream evaluate`; Pearson r² and Spearman ρ per subset, pair subsets on alt−ref differences):\n\n| subset | n | Pearson r | Pearson r² | Spearman ρ | weight |\n|---|---|---|---|---|---|\n";
         for sub in t["subsets"].as_array().into_iter().flatten() {
             if sub["n"].as_u64().unwrap_or(0) == 0 {
                 continue;
             }
             s += &format!(
-                "| {} | {} | {} | {} | {} |\n",
+                "| {} | {} | {} | {} | {} | {} |\n",
                 sub["name"].as_str().unwrap_or("?"),
                 sub["n"],
+                fmt_opt(sub["pearson_r"].as_f64(), 3),
                 fmt_opt(sub["pearson_r2"].as_f64(), 3),
                 fmt_opt(sub["spearman"].as_f64(), 3),
                 sub["weight"]
