@@ -34,7 +34,7 @@ for m in "${MODELS[@]}"; do
   fi
   "$D" evaluate --model "$run" --test data/dream/test_sequences.tsv --labels data/dream/test_labels_public.tsv \
     --pairs data/dream/test_pairs.tsv --json "$run/test_scores.json" | tee "$run/test_scores.md"
-  notes="Shipped default model of this toolkit: trained on CPU on the 6,369-row real sample of the challenge data (not the 6.7 M rows), so its accuracy is modest."
+  notes="Shipped default model of this toolkit: trained on CPU on the 6,370-row real sample of the challenge data (not the 6.7 M rows), so its accuracy is modest."
   for p in f32 f16; do
     "$X" bundle --from "$run" --out "$T/ship-bundles/$m-$p" --precision $p --scores "$run/test_scores.json" --notes "$notes" --force
     "$D" predict --model "$T/ship-bundles/$m-$p" --input "$SAMPLE" --output "$T/ship-bundles/$m-$p.tsv" 2>/dev/null

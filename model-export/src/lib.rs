@@ -223,10 +223,10 @@ pub fn model_card(m: &Manifest) -> String {
     s += "\n## Limitations\n\n";
     if p.source == "trained" && p.train_rows.is_some_and(|r| r < 100_000) {
         s += &format!(
-            "- Trained on a small sample ({} rows) of the 6,739,258-row challenge training set, for {} epochs on a CPU: its accuracy \
-             is far below the published DREAM models (test Pearson r² ≈ 0.7 on random promoters). Use it to try the tools, \
-             not for biological conclusions; retrain on the full data (`dream train`) or import the official weights \
-             (`model-export import-torch`).\n",
+            "- Trained on a small sample ({} rows) of the 6,739,258-row challenge training set, for {} epoch(s) on a CPU: its \
+             accuracy is below what the published DREAM models reach with the full data and 80 epochs (see the metrics \
+             above, e.g. the weak high/low/challenging subsets). Use it to try the tools, not for biological conclusions; \
+             retrain on the full data (`dream train`) or import the official weights (`model-export import-torch`).\n",
             p.train_rows.unwrap_or(0),
             p.epochs.map_or("a few".into(), |e| e.to_string())
         );
