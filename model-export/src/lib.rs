@@ -59,6 +59,9 @@ fn read_metrics(path: &Path) -> Result<Vec<(usize, f64, f64)>> {
 /// weights, with provenance from `config.json` and `metrics.csv`. `scores`: a
 /// `dream evaluate --json` file to record as the test scores.
 pub fn bundle_from_run(from: &Path, name: &str, precision: Precision, scores: Option<&Path>, notes: Option<String>) -> Result<Bundle> {
+    if !from.exists() {
+        bail!("--from {}: no such file or directory", from.display());
+    }
     let dir: PathBuf = if from.is_dir() { from.to_path_buf() } else { from.parent().map(Path::to_path_buf).unwrap_or_default() };
     let weights = if from.is_dir() { dir.join(BEST_WEIGHTS) } else { from.to_path_buf() };
     if !weights.is_file() {
