@@ -37,6 +37,40 @@ impl From<Prec> for Precision {
     }
 }
 
+/// Where and how a bundle is written (shared by `bundle` and `import-torch`).
+#[derive(clap::Args, Debug)]
+struct OutArgs {
+    /// Bundle directory to write, e.g. public/models/dream-cnn.
+    #[arg(long)]
+    out: PathBuf,
+    /// Storage precision of the weights (f16 halves the download; computation stays f32).
+    #[arg(long, value_enum, default_value = "f32")]
+    precision: Prec,
+    /// Bundle name (default: the last component of --out).
+    #[arg(long)]
+    name: Option<String>,
+    /// A remark for the model card.
+    #[arg(long)]
+    notes: Option<String>,
+    /// Replace an existing bundle in --out.
+    #[arg(long)]
+    force: bool,
+}
+
+impl OutArgs {
+    /// Refuses a file or an existing bundle (without --force); returns the bundle name.
+    fn check(&self) -> Result<String> {
+        check_out(&self.out, self.force)?;
+        bundle_name(&self.out, self.name.clone())
+    }
+
+    fn write(&self, bundle: &Bundle) -> Result<()> {
+        model_export::write_bundle(bundle, &self.out)?;
+        report(bundle, &self.out);
+        Ok(())
+    }
+}
+
 #[derive(Subcommand, Debug)]
 enum Command {
     /// Bundle the best weights of a `dream train --out` directory.
@@ -44,24 +78,11 @@ enum Command {
         /// Training output directory (or its model_best.safetensors).
         #[arg(long)]
         from: PathBuf,
-        /// Bundle directory to write, e.g. public/models/dream-cnn.
-        #[arg(long)]
-        out: PathBuf,
-        /// Storage precision of the weights (f16 halves the download; computation stays f32).
-        #[arg(long, value_enum, default_value = "f32")]
-        precision: Prec,
-        /// Bundle name (default: the last component of --out).
-        #[arg(long)]
-        name: Option<String>,
         /// Test scores to record: the JSON written by `dream evaluate --json`.
         #[arg(long)]
         scores: Option<PathBuf>,
-        /// A remark for the model card.
-        #[arg(long)]
-        notes: Option<String>,
-        /// Replace an existing bundle in --out.
-        #[arg(long)]
-        force: bool,
+        #[command(flatten)]
+        out: OutArgs,
     },
     /// Bundle a PyTorch state_dict (safetensors, reference key names) of a DREAM model.
     ImportTorch {
@@ -71,21 +92,8 @@ enum Command {
         /// The state_dict in safetensors format (f32, f16, bf16 or f64).
         #[arg(long)]
         weights: PathBuf,
-        /// Bundle directory to write.
-        #[arg(long)]
-        out: PathBuf,
-        /// Storage precision of the weights.
-        #[arg(long, value_enum, default_value = "f32")]
-        precision: Prec,
-        /// Bundle name (default: the last component of --out).
-        #[arg(long)]
-        name: Option<String>,
-        /// A remark for the model card.
-        #[arg(long)]
-        notes: Option<String>,
-        /// Replace an existing bundle in --out.
-        #[arg(long)]
-        force: bool,
+        #[command(flatten)]
+        out: OutArgs,
     },
     /// Verify a bundle (format, checksum, architecture, weights) and print its summary.
     Check {
@@ -138,19 +146,13 @@ fn report(bundle: &Bundle, out: &Path) {
 
 fn run(cli: Cli) -> Result<()> {
     match cli.command {
-        Command::Bundle { from, out, precision, name, scores, notes, force } => {
-            check_out(&out, force)?;
-            let name = bundle_name(&out, name)?;
-            let b = model_export::bundle_from_run(&from, &name, precision.into(), scores.as_deref(), notes)?;
-            model_export::write_bundle(&b, &out)?;
-            report(&b, &out);
+        Command::Bundle { from, scores, out } => {
+            let name = out.check()?;
+            out.write(&model_export::bundle_from_run(&from, &name, out.precision.into(), scores.as_deref(), out.notes.clone())?)?;
         }
-        Command::ImportTorch { arch, weights, out, precision, name, notes, force } => {
-            check_out(&out, force)?;
-            let name = bundle_name(&out, name)?;
-            let b = model_export::import_torch(arch, &weights, &name, precision.into(), notes)?;
-            model_export::write_bundle(&b, &out)?;
-            report(&b, &out);
+        Command::ImportTorch { arch, weights, out } => {
+            let name = out.check()?;
+            out.write(&model_export::import_torch(arch, &weights, &name, out.precision.into(), out.notes.clone())?)?;
         }
         Command::Check { bundle } => {
             let b = Bundle::read(&bundle)?;

@@ -274,7 +274,11 @@ impl Bundle {
     /// # Errors
     /// As [`Bundle::parse_manifest`], plus [`BundleError::Size`] and [`BundleError::Checksum`].
     pub fn from_bytes(manifest_json: &[u8], weights: Vec<u8>) -> Result<Self, BundleError> {
-        let manifest = Self::parse_manifest(manifest_json)?;
+        Self::verified(Self::parse_manifest(manifest_json)?, weights)
+    }
+
+    /// Checks `weights` against an already parsed manifest (size, then sha256).
+    fn verified(manifest: Manifest, weights: Vec<u8>) -> Result<Self, BundleError> {
         let w = &manifest.weights;
         if weights.len() as u64 != w.bytes {
             return Err(BundleError::Size { file: w.file.clone(), found: weights.len() as u64, expected: w.bytes });
@@ -360,7 +364,7 @@ impl Bundle {
         let manifest = Self::parse_manifest(&manifest_bytes).map_err(|e| ReadError::Bundle(manifest_path.display().to_string(), e))?;
         let weights_path = dir.join(&manifest.weights.file);
         let weights = std::fs::read(&weights_path).map_err(|e| io(&weights_path, e))?;
-        Self::from_bytes(&manifest_bytes, weights).map_err(|e| ReadError::Bundle(dir.display().to_string(), e))
+        Self::verified(manifest, weights).map_err(|e| ReadError::Bundle(dir.display().to_string(), e))
     }
 
     /// Writes `model.json` and the weights into directory `dir` (created if needed).
