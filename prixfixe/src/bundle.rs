@@ -290,6 +290,24 @@ impl Bundle {
         Ok(Self { manifest, weights })
     }
 
+    /// The model with the DREAM DataProcessor, ready to predict: what `dream predict --model` and
+    /// the browser both use.
+    ///
+    /// # Errors
+    /// As [`Bundle::model`], and [`BundleError::Inconsistent`] when the manifest's input length
+    /// is not the DREAM window (150 bp).
+    pub fn predictor<B: Backend>(&self, device: &B::Device) -> Result<crate::Predictor<B>, BundleError> {
+        let processor = crate::DataProcessor::dream();
+        if self.manifest.input.length != processor.seq_len() {
+            return Err(BundleError::Inconsistent(format!(
+                "input length {} bp, but the DREAM DataProcessor makes {} bp windows",
+                self.manifest.input.length,
+                processor.seq_len()
+            )));
+        }
+        Ok(crate::Predictor::new(self.model(device)?, processor, device.clone()))
+    }
+
     /// Builds the model and loads the weights (shapes and keys checked).
     ///
     /// # Errors

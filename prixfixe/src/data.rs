@@ -23,6 +23,8 @@ use crate::{IN_CHANNELS, N_BINS, SEQ_LEN};
 pub const ADAPTER_5P: &str = "TGCATTTTTTTCACATC";
 /// The 13 bp constant 3' end of every DREAM training sequence.
 pub const FLANK_3P: &str = "GGTTACGGCTGTT";
+/// Length of the DREAM random (variable) region, in bp.
+pub const RANDOM_REGION_LEN: usize = 80;
 /// The 150 plasmid bases immediately upstream (5') of the N80 insert (reference §1.2).
 pub const PLASMID_UPSTREAM_150: &str = "AGTCCACTATTAAAGAACGTGGACTCCAACGTCAAAGGGCGAAAAACCGTCTATCAGGGCGATGGCCCACTACGTGAACCATCACCCTAATCAAGTGCTAGCAGGAATGATGCAAAAGGTTCCCGATTCGAACTGCATTTTTTTCACATC";
 
@@ -172,6 +174,25 @@ pub struct DataProcessor {
     upstream: Vec<u8>,
     adapter_len: usize,
     seq_len: usize,
+    /// The constant 5' adapter and 3' end around the variable region, when known (DREAM: 17 bp
+    /// + 80 bp + 13 bp): lets a bare variable region be given (see [`InputForm`]).
+    flanks: Option<(Vec<u8>, Vec<u8>, usize)>,
+}
+
+/// How an input sequence is placed in the model window, decided by its length alone
+/// ([`DataProcessor::input_form`]). For the DREAM processor: exactly 80 bp is the random region,
+/// exactly 150 bp is a model window, any other length is the challenge form (~110 bp: 17 bp
+/// adapter + 80 bp + 13 bp; 87–135 bp in the data).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InputForm {
+    /// The variable region alone (80 bp): the constant 5' adapter and 3' end are added, then it
+    /// is padded as [`InputForm::Challenge`].
+    RandomRegion,
+    /// The challenge form: the reference padding (adapter dropped, plasmid prepended, last
+    /// `seq_len` bases kept; §1.2).
+    Challenge,
+    /// Exactly `seq_len` bases: used as the window, unchanged.
+    Window,
 }
 
 impl Default for DataProcessor {
@@ -184,7 +205,8 @@ impl DataProcessor {
     /// The reference DREAM DataProcessor (seqsize 150, 6 channels).
     pub fn dream() -> Self {
         let upstream = parse_bases(PLASMID_UPSTREAM_150).expect("constant is valid DNA");
-        Self { upstream, adapter_len: ADAPTER_5P.len(), seq_len: SEQ_LEN }
+        let flanks = (parse_bases(ADAPTER_5P).expect("constant"), parse_bases(FLANK_3P).expect("constant"), RANDOM_REGION_LEN);
+        Self { upstream, adapter_len: ADAPTER_5P.len(), seq_len: SEQ_LEN, flanks: Some(flanks) }
     }
 
     /// A processor for another window: `upstream` is the flank prepended on the 5' side (at least
@@ -201,7 +223,7 @@ impl DataProcessor {
                 up.len()
             ));
         }
-        Ok(Self { upstream: up[up.len() - seq_len..].to_vec(), adapter_len, seq_len })
+        Ok(Self { upstream: up[up.len() - seq_len..].to_vec(), adapter_len, seq_len, flanks: None })
     }
 
     /// Derives the upstream flank from the full plasmid text: the `seq_len` bases before the
@@ -240,11 +262,51 @@ impl DataProcessor {
         self.seq_len.saturating_sub(len.saturating_sub(self.adapter_len))
     }
 
-    /// Pads parsed base codes to the window: `(upstream + codes[adapter..])[-seq_len..]`.
+    /// How an input of `len` bp is placed in the window (see [`InputForm`]).
+    pub fn input_form(&self, len: usize) -> InputForm {
+        match &self.flanks {
+            Some((_, _, region)) if len == *region => InputForm::RandomRegion,
+            _ if len == self.seq_len => InputForm::Window,
+            _ => InputForm::Challenge,
+        }
+    }
+
+    /// The variable region of an input of `len` bp as 1-based inclusive positions of the input
+    /// (DREAM: the 80 bp random region — 18–97 of a 110 bp sequence, 58–137 of a 150 bp
+    /// window, all of an 80 bp one). Without known flanks: everything after the adapter.
+    /// `None` when the input has no such region (too short).
+    pub fn variable_region(&self, len: usize) -> Option<(usize, usize)> {
+        let (lo, hi) = match (self.input_form(len), &self.flanks) {
+            (InputForm::RandomRegion, _) => (1, len),
+            (InputForm::Window, Some((_, f3, region))) => {
+                (self.seq_len - f3.len() - region + 1, self.seq_len - f3.len())
+            }
+            (InputForm::Window, None) => (1, len),
+            (InputForm::Challenge, Some((_, f3, _))) => (self.adapter_len + 1, len.saturating_sub(f3.len())),
+            (InputForm::Challenge, None) => (self.adapter_len + 1, len),
+        };
+        (lo <= hi && hi <= len).then_some((lo, hi))
+    }
+
+    /// Pads parsed base codes to the window. Challenge form (the reference, §1.2):
+    /// `(upstream + codes[adapter..])[-seq_len..]`; a bare random region gets its constant
+    /// flanks first; a `seq_len` input is the window (see [`InputForm`]).
     ///
     /// # Errors
     /// [`SequenceError::TooShort`] when nothing is left after the adapter.
     pub fn pad_codes(&self, codes: &[u8]) -> Result<Vec<u8>, SequenceError> {
+        match (self.input_form(codes.len()), &self.flanks) {
+            (InputForm::Window, _) => return Ok(codes.to_vec()),
+            (InputForm::RandomRegion, Some((f5, f3, _))) => {
+                let full: Vec<u8> = f5.iter().chain(codes).chain(f3).copied().collect();
+                return self.pad_challenge(&full);
+            }
+            _ => {}
+        }
+        self.pad_challenge(codes)
+    }
+
+    fn pad_challenge(&self, codes: &[u8]) -> Result<Vec<u8>, SequenceError> {
         if codes.len() < self.min_len() {
             return Err(SequenceError::TooShort {
                 len: codes.len(),
@@ -280,7 +342,17 @@ impl DataProcessor {
     pub fn pad_str(&self, text: &str) -> Result<String, SequenceError> {
         let codes = parse_bases(text)?;
         self.pad_codes(&codes)?;
-        let letters: Vec<char> = text.chars().filter(|c| !c.is_whitespace()).collect();
+        let mut letters: Vec<char> = text.chars().filter(|c| !c.is_whitespace()).collect();
+        match (self.input_form(codes.len()), &self.flanks) {
+            (InputForm::Window, _) => return Ok(letters.into_iter().collect()),
+            (InputForm::RandomRegion, Some((f5, f3, _))) => {
+                let mut full: Vec<char> = codes_to_string(f5).chars().collect();
+                full.append(&mut letters);
+                full.extend(codes_to_string(f3).chars());
+                letters = full;
+            }
+            _ => {}
+        }
         let body = &letters[self.adapter_len..];
         let mut out = String::with_capacity(self.seq_len);
         if body.len() >= self.seq_len {
@@ -448,5 +520,30 @@ mod tests {
         let dp = DataProcessor::dream();
         assert!(matches!(dp.pad(ADAPTER_5P), Err(SequenceError::TooShort { len: 17, min: 18, .. })));
         assert_eq!(dp.pad(&format!("{ADAPTER_5P}A")).unwrap().len(), 150);
+    }
+
+    #[test]
+    fn input_forms_80_110_150() {
+        let p = DataProcessor::dream();
+        let region = "ACGT".repeat(20);
+        let challenge = format!("{ADAPTER_5P}{region}{FLANK_3P}");
+        assert_eq!(p.input_form(80), InputForm::RandomRegion);
+        assert_eq!(p.input_form(110), InputForm::Challenge);
+        assert_eq!(p.input_form(150), InputForm::Window);
+        // The bare region gets the constant flanks: same window as the 110 bp challenge form.
+        assert_eq!(p.pad(&region).unwrap(), p.pad(&challenge).unwrap());
+        assert_eq!(p.pad_str(&region).unwrap(), p.pad_str(&challenge).unwrap());
+        // A 150 bp input is the window itself; the 110 bp form's window round-trips.
+        let window = p.pad_str(&challenge).unwrap();
+        assert_eq!(window.len(), 150);
+        assert_eq!(p.pad_str(&window).unwrap(), window);
+        assert_eq!(p.pad(&window).unwrap(), p.pad(&challenge).unwrap());
+        // The random region: 18–97 of 110 bp, 58–137 of the window, all of 80 bp.
+        assert_eq!(p.variable_region(110), Some((18, 97)));
+        assert_eq!(p.variable_region(150), Some((58, 137)));
+        assert_eq!(p.variable_region(80), Some((1, 80)));
+        assert_eq!(&window[57..137], region);
+        assert_eq!(&challenge[17..97], region);
+        assert_eq!(p.variable_region(20), None);
     }
 }

@@ -300,3 +300,26 @@ impl<B: Backend> Predictor<B> {
         Ok(plan.effects(&preds))
     }
 }
+
+/// An ISM result as a table: header `position ref alt prediction delta`, one row per variant,
+/// values with 6 decimals, fields separated by `sep` (`'\t'` for `dream ism`, `','` for the
+/// browser's CSV download).
+pub fn ism_table(effects: &[VariantEffect], sep: char) -> String {
+    use std::fmt::Write;
+    let mut out = ["position", "ref", "alt", "prediction", "delta"].join(&sep.to_string());
+    out.push('\n');
+    for e in effects {
+        let v = &e.variant;
+        let _ = writeln!(out, "{}{sep}{}{sep}{}{sep}{:.6}{sep}{:.6}", v.position, v.reference, v.alternative, e.prediction, e.delta);
+    }
+    out
+}
+
+/// The `n` largest gains (delta > 0, largest first) and losses (delta < 0, most negative first).
+pub fn top_effects(effects: &[VariantEffect], n: usize) -> (Vec<&VariantEffect>, Vec<&VariantEffect>) {
+    let mut sorted: Vec<&VariantEffect> = effects.iter().collect();
+    sorted.sort_by(|a, b| b.delta.total_cmp(&a.delta));
+    let gains = sorted.iter().copied().filter(|e| e.delta > 0.0).take(n).collect();
+    let losses = sorted.iter().rev().copied().filter(|e| e.delta < 0.0).take(n).collect();
+    (gains, losses)
+}

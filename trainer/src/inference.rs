@@ -45,11 +45,13 @@ pub fn predict(model: &Path, arch: Option<ModelPreset>, input: &Path, output: &P
     let seqs: Vec<&str> = file.records.iter().map(|r| r.sequence.as_str()).collect();
     let adapter = prixfixe::data::ADAPTER_5P;
     let window = predictor.processor().seq_len() + predictor.processor().adapter_len();
-    let no_adapter = seqs.iter().filter(|s| !s.to_ascii_uppercase().starts_with(adapter)).count();
+    let challenge_form = |s: &&&str| predictor.processor().input_form(s.len()) == prixfixe::data::InputForm::Challenge;
+    let no_adapter =
+        seqs.iter().filter(challenge_form).filter(|s| !s.to_ascii_uppercase().starts_with(adapter)).count();
     let too_long = seqs.iter().filter(|s| s.len() > window).count();
     if no_adapter > 0 {
         eprintln!(
-            "warning: {no_adapter} of {} sequences do not start with the DREAM 5' adapter {adapter}; the DataProcessor replaces the first 17 bp of every sequence by plasmid sequence, whatever they are",
+            "warning: {no_adapter} of {} sequences do not start with the DREAM 5' adapter {adapter}; the DataProcessor replaces the first 17 bp of every sequence (other than an 80 bp random region or a 150 bp window) by plasmid sequence, whatever they are",
             seqs.len()
         );
     }
@@ -184,20 +186,10 @@ pub fn ism(model: &Path, arch: Option<ModelPreset>, source: &IsmSource, region: 
     }
     let t0 = Instant::now();
     let (reference, effects) = predictor.ism(sequence, range).map_err(|e| anyhow::anyhow!("--sequence: {e}"))?;
-    let mut out = String::from("position\tref\talt\tprediction\tdelta\n");
-    for e in &effects {
-        let _ = writeln!(
-            out,
-            "{}\t{}\t{}\t{:.6}\t{:.6}",
-            e.variant.position, e.variant.reference, e.variant.alternative, e.prediction, e.delta
-        );
-    }
+    let out = prixfixe::predictor::ism_table(&effects, '\t');
     write_atomic(output, out.as_bytes())?;
-    let mut sorted: Vec<_> = effects.iter().collect();
-    sorted.sort_by(|a, b| b.delta.total_cmp(&a.delta));
     eprintln!("reference prediction {reference:.4}; {} SNVs in {:.1} s -> {}", effects.len(), t0.elapsed().as_secs_f64(), output.display());
-    let gains: Vec<_> = sorted.iter().filter(|e| e.delta > 0.0).take(5).collect();
-    let losses: Vec<_> = sorted.iter().rev().filter(|e| e.delta < 0.0).take(5).collect();
+    let (gains, losses) = prixfixe::predictor::top_effects(&effects, 5);
     for (label, list) in [("top gains", gains), ("top losses", losses)] {
         let items: Vec<String> = list
             .iter()

@@ -47,8 +47,7 @@ pub fn load_predictor(path: &Path, arch: Option<ModelPreset>) -> Result<Predicto
             bail!("--arch is for bare state_dict files; the bundle {} states its architecture", path.display());
         }
         let bundle = prixfixe::bundle::Bundle::read(path)?;
-        let model = bundle.model::<CpuBackend>(&device).with_context(|| format!("loading {}", path.display()))?;
-        return Ok(Predictor::new(model, DataProcessor::dream(), device));
+        return bundle.predictor::<CpuBackend>(&device).with_context(|| format!("loading {}", path.display()));
     }
     let (config, weights) = resolve(path, arch)?;
     let bytes = std::fs::read(&weights).with_context(|| format!("reading {}", weights.display()))?;

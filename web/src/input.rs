@@ -1,0 +1,224 @@
+//! The sequence box: one or many sequences, raw (one per line) or FASTA, any case, whitespace
+//! ignored (the reading itself is `prixfixe::seqio`, shared with `dream predict`).
+//!
+//! Length rule (shown on the page, [`LENGTH_RULE`]): exactly 80 bp is the random region, exactly
+//! 150 bp is a model window, 81–149 bp is the challenge form (17 bp adapter + 80 bp + 13 bp,
+//! ~110 bp); see `prixfixe::data::InputForm`. Anything shorter or longer is refused with the
+//! reason, never truncated silently.
+
+use prixfixe::data::{base_code, DataProcessor, InputForm, ADAPTER_5P, RANDOM_REGION_LEN};
+use prixfixe::seqio::{read_sequence_file, InputError};
+
+/// The rule, in words, as the page states it.
+pub const LENGTH_RULE: &str = "Each sequence is read by its length: exactly 80 bp = the random region (the constant 17 bp 5' adapter TGCATTTTTTTCACATC and 13 bp 3' end GGTTACGGCTGTT are added); 81–149 bp = the challenge form with its flanks (~110 bp; as in the DREAM data, the first 17 bp are replaced by the plasmid sequence upstream of the insert); exactly 150 bp = a full model window, used as is. A, C, G, T and N (unknown) in any case; spaces and line breaks are ignored.";
+
+/// Shortest and longest accepted input, in bp.
+pub const MIN_LEN: usize = RANDOM_REGION_LEN;
+/// See [`MIN_LEN`].
+pub const MAX_LEN: usize = prixfixe::SEQ_LEN;
+
+/// One sequence read from the box.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Entry {
+    /// FASTA id, else `seq1`, `seq2`, … (1-based record number).
+    pub id: String,
+    /// The bases, upper-case, whitespace removed.
+    pub sequence: String,
+    /// 1-based line of the box where the record starts.
+    pub line: usize,
+    /// How the sequence is placed in the model window.
+    pub form: InputForm,
+}
+
+impl Entry {
+    /// Short name of the input form for tables and CSV.
+    pub fn form_name(&self) -> &'static str {
+        form_name(self.form)
+    }
+}
+
+/// `region80`, `challenge`, `window150`.
+pub fn form_name(form: InputForm) -> &'static str {
+    match form {
+        InputForm::RandomRegion => "region80",
+        InputForm::Challenge => "challenge",
+        InputForm::Window => "window150",
+    }
+}
+
+/// A character of the box that is not a base, for highlighting.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BadChar {
+    /// 1-based line.
+    pub line: usize,
+    /// 1-based character column in that line.
+    pub column: usize,
+    /// The character.
+    pub character: char,
+}
+
+/// Why the box could not be read: the first problem in words (with line and position), and
+/// every invalid character so the page can mark them.
+#[derive(Debug, Clone, PartialEq)]
+pub struct InputProblem {
+    /// What is wrong and where.
+    pub message: String,
+    /// 1-based line of the problem, when known.
+    pub line: Option<usize>,
+    /// All characters that are not bases (FASTA header lines excluded).
+    pub bad_chars: Vec<BadChar>,
+}
+
+/// Every character that is not a base or whitespace, outside FASTA header lines (`>`).
+pub fn bad_characters(text: &str) -> Vec<BadChar> {
+    let mut out = Vec::new();
+    for (i, line) in text.lines().enumerate() {
+        if line.trim_start().starts_with('>') {
+            continue;
+        }
+        for (j, c) in line.chars().enumerate() {
+            if !c.is_whitespace() && base_code(c).is_none() && c != '\u{feff}' {
+                out.push(BadChar { line: i + 1, column: j + 1, character: c });
+            }
+        }
+    }
+    out
+}
+
+fn located(e: &InputError) -> String {
+    // seqio's messages start with "FILE:LINE:COL: "; the page has no file name.
+    let s = e.to_string();
+    let message = s.strip_prefix("input:").unwrap_or(&s).trim_start();
+    match (e.line(), e.column()) {
+        (Some(l), Some(c)) => {
+            let rest = message.split_once(": ").map_or(message, |(_, r)| r);
+            format!("line {l}, column {c}: {rest}")
+        }
+        (Some(l), None) => {
+            let rest = message.split_once(": ").map_or(message, |(_, r)| r);
+            format!("line {l}: {rest}")
+        }
+        _ => message.strip_prefix(": ").unwrap_or(message).to_string(),
+    }
+}
+
+/// Reads the box. Nothing is changed in `text`; on error the caller keeps showing it.
+///
+/// # Errors
+/// [`InputProblem`]: no sequence, an invalid character (line, column, base position), or a
+/// sequence shorter than [`MIN_LEN`] or longer than [`MAX_LEN`] (with its id and line).
+pub fn read_input(text: &str, processor: &DataProcessor) -> Result<Vec<Entry>, InputProblem> {
+    let bad_chars = bad_characters(text);
+    if text.trim().is_empty() {
+        return Err(InputProblem {
+            message: "no sequence: paste one or more promoter sequences (one per line, or FASTA)".into(),
+            line: None,
+            bad_chars,
+        });
+    }
+    let file = read_sequence_file("input", text.as_bytes())
+        .map_err(|e| InputProblem { message: located(&e), line: e.line(), bad_chars: bad_chars.clone() })?;
+    let mut entries = Vec::with_capacity(file.records.len());
+    for r in file.records {
+        let len = r.sequence.chars().count();
+        let what = |detail: String| InputProblem {
+            message: format!("line {}: sequence '{}' is {len} bp: {detail}", r.line, r.id),
+            line: Some(r.line),
+            bad_chars: bad_chars.clone(),
+        };
+        if len < MIN_LEN {
+            return Err(what(format!(
+                "too short. The models read a 150 bp window built from the 80 bp random region; paste the 80 bp region, the ~110 bp challenge form ({ADAPTER_5P} + 80 bp + GGTTACGGCTGTT) or a 150 bp window"
+            )));
+        }
+        if len > MAX_LEN {
+            return Err(what(format!(
+                "too long. The models read {MAX_LEN} bp; paste the 80 bp random region, the ~110 bp challenge form or a {MAX_LEN} bp window (e.g. the {MAX_LEN} bp just upstream of the start codon)"
+            )));
+        }
+        entries.push(Entry {
+            form: processor.input_form(len),
+            id: r.id,
+            sequence: r.sequence.to_ascii_uppercase(),
+            line: r.line,
+        });
+    }
+    Ok(entries)
+}
+
+/// Challenge-form entries that do not start with the DREAM 5' adapter (their first 17 bp are
+/// replaced by plasmid sequence all the same): worth a note on the page.
+pub fn without_adapter(entries: &[Entry]) -> Vec<&Entry> {
+    entries.iter().filter(|e| e.form == InputForm::Challenge && !e.sequence.starts_with(ADAPTER_5P)).collect()
+}
+
+/// The positions where two equal-length sequences differ, as `POS REF>ALT` (1-based).
+pub fn differences(reference: &str, alternative: &str) -> Vec<String> {
+    reference
+        .chars()
+        .zip(alternative.chars())
+        .enumerate()
+        .filter(|(_, (a, b))| a != b)
+        .map(|(i, (a, b))| format!("{}{a}>{b}", i + 1))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const NATIVE: &str = crate::examples::NATIVE_EXAMPLES[0].2;
+
+    #[test]
+    fn raw_fasta_and_forms() {
+        let p = DataProcessor::dream();
+        let region = &NATIVE[17..97];
+        let window = p.pad_str(NATIVE).unwrap();
+        let text = format!("{}\n\n{region}\n  {}  \n", NATIVE.to_lowercase(), window);
+        let e = read_input(&text, &p).unwrap();
+        assert_eq!(e.len(), 3);
+        assert_eq!(e[0].sequence, NATIVE);
+        assert_eq!([e[0].form, e[1].form, e[2].form], [InputForm::Challenge, InputForm::RandomRegion, InputForm::Window]);
+        assert_eq!((e[1].id.as_str(), e[1].line), ("seq2", 3));
+        // All three are the same model window.
+        let windows: Vec<_> = e.iter().map(|x| p.pad(&x.sequence).unwrap()).collect();
+        assert_eq!(windows[0], windows[1]);
+        assert_eq!(windows[0], windows[2]);
+
+        let fasta = format!(">YDL047W native\n{}\n{}\n>second\n{region}\n", &NATIVE[..50], &NATIVE[50..]);
+        let e = read_input(&fasta, &p).unwrap();
+        assert_eq!(e.len(), 2);
+        assert_eq!((e[0].id.as_str(), e[0].sequence.as_str()), ("YDL047W", NATIVE));
+        assert_eq!((e[1].id.as_str(), e[1].line, e[1].form), ("second", 4, InputForm::RandomRegion));
+        assert!(without_adapter(&e).is_empty());
+    }
+
+    #[test]
+    fn problems_say_what_and_where() {
+        let p = DataProcessor::dream();
+        let bad = format!("{NATIVE}\n{}X{}Z\n", &NATIVE[..40], &NATIVE[41..109]);
+        let err = read_input(&bad, &p).unwrap_err();
+        assert_eq!(err.line, Some(2));
+        assert!(err.message.starts_with("line 2, column 41: invalid character 'X' at base 41"), "{}", err.message);
+        assert_eq!(
+            err.bad_chars,
+            vec![BadChar { line: 2, column: 41, character: 'X' }, BadChar { line: 2, column: 110, character: 'Z' }]
+        );
+        // FASTA headers may hold any text.
+        assert!(bad_characters(">id with XYZ\nACGT").is_empty());
+
+        let short = read_input("ACGTACGTAC\n", &p).unwrap_err();
+        assert!(short.message.starts_with("line 1: sequence 'seq1' is 10 bp: too short"), "{}", short.message);
+        let long = read_input(&format!("{NATIVE}\n{NATIVE}{NATIVE}\n"), &p).unwrap_err();
+        assert!(long.message.starts_with("line 2: sequence 'seq2' is 220 bp: too long"), "{}", long.message);
+        assert!(read_input("  \n\n", &p).unwrap_err().message.starts_with("no sequence"));
+        let no_adapter = read_input(&NATIVE[1..], &p).unwrap();
+        assert_eq!(without_adapter(&no_adapter).len(), 1);
+    }
+
+    #[test]
+    fn allele_differences() {
+        assert_eq!(differences("ACGTA", "ACCTA"), vec!["3G>C".to_string()]);
+        assert!(differences("ACGT", "ACGT").is_empty());
+    }
+}
