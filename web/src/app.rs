@@ -153,6 +153,7 @@ struct State {
     ready_ms: RwSignal<Option<f64>>,
     predict_ms: RwSignal<Option<f64>>,
     ism_ms: RwSignal<Option<f64>>,
+    predictions_run: RwSignal<u32>,
 }
 
 /// Installs `bundle` on the current backend (WebGPU when initialised, else CPU); a WebGPU
@@ -314,6 +315,7 @@ pub fn App() -> impl IntoView {
         ready_ms: RwSignal::new(None),
         predict_ms: RwSignal::new(None),
         ism_ms: RwSignal::new(None),
+        predictions_run: RwSignal::new(0),
     };
     let text = RwSignal::new(String::new());
     let problem = RwSignal::new(None::<InputProblem>);
@@ -377,6 +379,7 @@ pub fn App() -> impl IntoView {
             match predict_chunked(state, &windows, |_, _| {}).await {
                 Ok(preds) => {
                     state.predict_ms.set(Some(engine::now_ms() - t0));
+                    state.predictions_run.update(|n| *n += 1);
                     revoke(predict_csv.get_untracked());
                     predict_csv.set(csv_url(&render::predictions_csv(&entries, &preds)));
                     rows.set(
@@ -656,6 +659,7 @@ pub fn App() -> impl IntoView {
                 "Timings (ms since page start / per run): model ready "<span data-testid="ready-ms">{move || state.ready_ms.get().map_or("–".into(), |v| format!("{v:.0}"))}</span>
                 ", last prediction "<span data-testid="predict-ms">{move || state.predict_ms.get().map_or("–".into(), |v| format!("{v:.0}"))}</span>
                 ", last SNV scan "<span data-testid="ism-ms">{move || state.ism_ms.get().map_or("–".into(), |v| format!("{v:.0}"))}</span>
+                "; predictions run: "<span data-testid="predict-runs">{move || state.predictions_run.get()}</span>
             </p>
             <p>"Models: Rafi et al., “A community effort to optimize sequence-based deep learning models of gene regulation” (Random Promoter DREAM Challenge 2022). Runs offline once loaded."</p>
         </footer>
