@@ -1,5 +1,8 @@
 #!/usr/bin/env bash
-# The project's main job (until the website lands): train DREAM-CNN on the shipped DREAM data
+# The project's main job.
+#   scripts/main.sh serve   build the website with the shipped models (public/models/) and serve it
+#                           at http://127.0.0.1:${PORT:-8080}/ (any static file server would do)
+#   scripts/main.sh [...]   train DREAM-CNN on the shipped DREAM data
 # (data/dream/train_demo.tsv, 6,370 real rows; 10 % held out for validation) on the CPU with the
 # reference DREAM Trainer, then score it on the public DREAM test labels the way the challenge did.
 #   MODEL=dream-rnn EPOCHS=4 scripts/main.sh [more dream-train flags, e.g. --steps-per-epoch 2]
@@ -8,6 +11,11 @@
 # Output: runs/$MODEL/ (metrics.csv, curves.svg, model_best.safetensors, checkpoint/, evaluation.json)
 set -euo pipefail
 cd "$(dirname "$0")/.."
+if [ "${1:-}" = serve ]; then
+  scripts/web-build.sh
+  echo "serving dist/ at http://127.0.0.1:${PORT:-8080}/ (Ctrl-C stops)"
+  exec python3 -m http.server "${PORT:-8080}" --bind 127.0.0.1 --directory dist
+fi
 MODEL=${MODEL:-dream-cnn}
 EPOCHS=${EPOCHS:-2}
 OUT=runs/$MODEL

@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
 # The project's test command (README "Tests"; .ci/run calls it). On a fresh machine it installs
-# what it needs: the wasm32 toolchain (rustup target, or Debian's rustc-web; scripts/wasm-env.sh).
+# what it needs: the wasm32 toolchain (rustup target, or Debian's rustc-web; scripts/wasm-env.sh),
+# trunk, wasm-bindgen-cli and wasm-opt (scripts/web-env.sh), Chromium and ChromeDriver.
 #   1. native tests of the whole workspace (golden parity, DataProcessor cases, metrics, …);
 #   2. `dream` with the CUDA backend type-checks (CI has no GPU);
-#   3. the shared library crate builds for wasm32-unknown-unknown (what the browser app links).
+#   3. the website builds (`trunk build --release`, wasm32) into dist/;
+#   4. browser end-to-end tests in headless Chromium (installed with apt-get when missing): CPU
+#      path = `dream predict` / `dream ism`, WebGPU = CPU, automatic CPU fallback, bad input.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -13,12 +16,14 @@ cargo test --workspace --locked
 echo "== the CUDA backend compiles (runs only where an NVIDIA GPU is present)"
 cargo check --locked --release -p dream-trainer --features cuda
 
-echo "== prixfixe for wasm32-unknown-unknown"
-(
-  # shellcheck source=scripts/wasm-env.sh
-  source scripts/wasm-env.sh
-  # Separate target dir: the wasm toolchain may differ from the native one.
-  CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-target}/wasm" \
-    cargo build --locked -p prixfixe --target wasm32-unknown-unknown --release
-)
-echo "wasm32 build: ok"
+echo "== the website: trunk build --release (wasm32 toolchain, trunk, wasm-bindgen, wasm-opt set up first)"
+scripts/web-build.sh
+
+echo "== browser end-to-end tests (headless Chromium over WebDriver)"
+if ! command -v chromium >/dev/null 2>&1 || ! command -v chromedriver >/dev/null 2>&1; then
+  sudo=(); [ "$(id -u)" -ne 0 ] && sudo=(sudo)
+  "${sudo[@]}" apt-get update >/dev/null
+  "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y chromium chromium-driver >/dev/null
+fi
+cargo test --workspace --locked --test web_e2e -- --ignored --skip web_benchmark
+echo "all tests passed"

@@ -11,6 +11,8 @@ use std::io::Write as _;
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use fantoccini::{Client, ClientBuilder, Locator};
@@ -31,12 +33,19 @@ fn dist() -> PathBuf {
     d
 }
 
-/// Serves `dir` under [`PREFIX`] on 127.0.0.1; returns the site's URL.
-fn serve(dir: PathBuf) -> String {
+/// Serves `dir` under [`PREFIX`] on 127.0.0.1; returns the site's URL and a switch that makes
+/// the server answer 503 to everything (the site "offline").
+fn serve_with_switch(dir: PathBuf) -> (String, Arc<AtomicBool>) {
     let server = tiny_http::Server::http("127.0.0.1:0").expect("static server");
     let url = format!("http://{}{PREFIX}", server.server_addr().to_ip().unwrap());
+    let offline = Arc::new(AtomicBool::new(false));
+    let off = offline.clone();
     std::thread::spawn(move || {
         for req in server.incoming_requests() {
+            if off.load(Ordering::SeqCst) {
+                let _ = req.respond(tiny_http::Response::from_data(b"offline".to_vec()).with_status_code(503));
+                continue;
+            }
             let path = req.url().split(['?', '#']).next().unwrap_or("").to_string();
             let file = path.strip_prefix(PREFIX).map(|p| if p.is_empty() { "index.html".to_string() } else { p.to_string() });
             let file = file.filter(|f| !f.split('/').any(|c| c == "..")).map(|f| dir.join(f)).filter(|f| f.is_file());
@@ -59,7 +68,11 @@ fn serve(dir: PathBuf) -> String {
             let _ = req.respond(resp);
         }
     });
-    url
+    (url, offline)
+}
+
+fn serve(dir: PathBuf) -> String {
+    serve_with_switch(dir).0
 }
 
 struct Browser {
@@ -305,6 +318,33 @@ async fn webgpu_matches_cpu_and_falls_back() {
     b.stop().await;
 }
 
+/// Offline after the first visit: with the server down, a reload still gets the page, the wasm
+/// and the default model from the service worker's cache, and predicts.
+#[tokio::test(flavor = "multi_thread")]
+#[ignore = "needs dist/ and chromium + chromium-driver; scripts/test.sh runs it"]
+async fn works_offline_after_first_visit() {
+    let (site, offline) = serve_with_switch(dist());
+    let b = Browser::start(&[]).await;
+    b.open(&format!("{site}?backend=cpu")).await;
+    let js = "const done = arguments[arguments.length - 1]; navigator.serviceWorker.ready.then(() => caches.open('dream-web-v1')).then(c => c.keys()).then(k => done(k.length), e => done('ERROR ' + e));";
+    let t0 = Instant::now();
+    loop {
+        // Precaching finishes after `ready`; wait for the model weights to be in the cache.
+        let js_w = "const done = arguments[arguments.length - 1]; caches.open('dream-web-v1').then(c => c.match('models/dream-cnn/weights.safetensors')).then(r => done(!!r), e => done(false));";
+        if b.client.execute_async(js, vec![]).await.unwrap().is_number() && b.client.execute_async(js_w, vec![]).await.unwrap() == json!(true) {
+            break;
+        }
+        assert!(t0.elapsed() < Duration::from_secs(60), "service worker did not cache the site");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    offline.store(true, Ordering::SeqCst);
+    b.open(&format!("{site}?backend=cpu")).await;
+    b.set_sequences(NATIVE).await;
+    let web = b.predict(1).await;
+    assert_close("offline prediction", &web, &dream_predict("dream-cnn", &[NATIVE]), 1e-4);
+    b.stop().await;
+}
+
 /// Browser timings per model on the CPU (WebAssembly) path, and WebGPU with `--webgpu` in
 /// `DREAM_BENCH_WEB`: navigation → model ready, one prediction, the SNV scan of a 110 bp
 /// promoter (80 bp region: 240 SNVs + reference, forward and reverse complement). Prints a
@@ -342,4 +382,33 @@ async fn web_benchmark() {
     if let Some(path) = std::env::var_os("DREAM_BENCH_OUT") {
         std::fs::write(path, serde_json::to_string_pretty(&Value::Array(rows)).unwrap()).unwrap();
     }
+}
+
+/// Screenshot of the page with predictions and an SNV heatmap, to `DREAM_SCREENSHOT` (PNG;
+/// default `docs/web-screenshot.png`). Run by `scripts/bench-web.sh`.
+#[tokio::test(flavor = "multi_thread")]
+#[ignore = "writes docs/web-screenshot.png; scripts/bench-web.sh runs it"]
+async fn page_screenshot() {
+    let site = serve(dist());
+    let b = Browser::start(&["--window-size=1200,2000"]).await;
+    b.open(&format!("{site}?backend=cpu")).await;
+    // The "all four" example button fills the box with the four native promoters.
+    let buttons = b.client.find_all(Locator::Css("button.example")).await.unwrap();
+    buttons.last().unwrap().click().await.unwrap();
+    b.predict(4).await;
+    b.el("ism-button").await.click().await.unwrap();
+    b.wait_text("ism-status", 300, |t| t.contains("done")).await;
+    b.el("model-card").await.click().await.unwrap();
+    let cell = b.client.find(Locator::Css("[data-testid=\"ism-heatmap\"] rect[data-tip]")).await.unwrap();
+    b.client.execute(
+        "arguments[0].dispatchEvent(new MouseEvent('mouseover', {bubbles: true}));",
+        vec![serde_json::to_value(&cell).unwrap()],
+    )
+    .await
+    .unwrap();
+    let png = b.client.screenshot().await.unwrap();
+    let path = std::env::var_os("DREAM_SCREENSHOT").map(PathBuf::from).unwrap_or_else(|| root().join("docs/web-screenshot.png"));
+    std::fs::write(&path, png).unwrap();
+    println!("screenshot: {}", path.display());
+    b.stop().await;
 }

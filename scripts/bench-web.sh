@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# Browser benchmark of the website in headless Chromium (the CPU/WebAssembly path; add
+# DREAM_BENCH_WEB=webgpu for the WebGPU path too): per model, navigation -> model ready, one
+# prediction, and the SNV scan of a 110 bp native promoter (80 bp region: 240 SNVs + reference,
+# forward and reverse complement). Also refreshes docs/web-screenshot.png.
+# Output: a markdown table on stdout, bench/web-<date>.json.
+# Needs dist/ (scripts/web-build.sh) and chromium + chromium-driver.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+[ -f dist/index.html ] || scripts/web-build.sh
+mkdir -p bench docs
+export DREAM_BENCH_OUT="${DREAM_BENCH_OUT:-$PWD/bench/web-$(date -u +%F).json}"
+cargo test --workspace --locked --test web_e2e -- --ignored --nocapture --test-threads 1 \
+  web_benchmark page_screenshot 2>&1 | grep -E '^\||^screenshot|panicked|test result'
+echo "figures: $DREAM_BENCH_OUT"
