@@ -13,7 +13,7 @@ async function precache() {
   const html = await page.clone().text();
   await cache.put('./', page);
   const assets = [...html.matchAll(/(?:href|src)="(\.\/[^"]+)"/g)].map((m) => m[1]);
-  const urls = [...new Set([...assets, 'models/index.json', DEFAULT_MODEL + 'model.json', DEFAULT_MODEL + 'weights.safetensors', DEFAULT_MODEL + 'README.md'])];
+  const urls = [...new Set([...assets, 'dream-worker.js', 'models/index.json', DEFAULT_MODEL + 'model.json', DEFAULT_MODEL + 'weights.safetensors', DEFAULT_MODEL + 'README.md'])];
   await Promise.all(urls.map((u) => fetch(u, { cache: 'no-cache' }).then((r) => (r.ok ? cache.put(u, r) : null)).catch(() => null)));
 }
 

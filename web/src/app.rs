@@ -154,6 +154,7 @@ struct State {
     predict_ms: RwSignal<Option<f64>>,
     ism_ms: RwSignal<Option<f64>>,
     predictions_run: RwSignal<u32>,
+    workers: RwSignal<u32>,
 }
 
 /// Installs `bundle` on the current backend (WebGPU when initialised, else CPU); a WebGPU
@@ -173,6 +174,22 @@ async fn install(state: State, bundle: Bundle, from_file: bool) -> Result<(), St
         }
     }
     let eng = eng?;
+    if eng.kind() == BackendKind::Cpu {
+        // SNV scans on the CPU go to one Web Worker per core; started in the background.
+        let pool_bundle = bundle.clone();
+        spawn_local(async move {
+            match engine::pool_start(&pool_bundle).await {
+                Ok(n) => state.workers.set(n),
+                Err(e) => {
+                    state.workers.set(0);
+                    web_sys::console::warn_1(&format!("worker pool: {e}").into());
+                }
+            }
+        });
+    } else {
+        engine::pool_stop();
+        state.workers.set(0);
+    }
     state.backend.set(eng.kind().name().to_string());
     state.card.set(Some(card_of(&bundle.manifest, from_file)));
     state.model_name.set(bundle.manifest.name.clone());
@@ -316,6 +333,7 @@ pub fn App() -> impl IntoView {
         predict_ms: RwSignal::new(None),
         ism_ms: RwSignal::new(None),
         predictions_run: RwSignal::new(0),
+        workers: RwSignal::new(0),
     };
     let text = RwSignal::new(String::new());
     let problem = RwSignal::new(None::<InputProblem>);
@@ -429,13 +447,22 @@ pub fn App() -> impl IntoView {
         spawn_local(async move {
             let t0 = engine::now_ms();
             let total = plan.variants.len();
-            let result = predict_chunked(state, &plan.windows, |done, _| {
-                ism_status.set(format!("scanning {} / {total} variants…", done.saturating_sub(1).min(total)));
-            })
-            .await;
+            let progress = move |done: usize| ism_status.set(format!("scanning {} / {total} variants…", done.saturating_sub(1).min(total)));
+            let on_cpu = engine().is_some_and(|e| e.kind() == BackendKind::Cpu);
+            let mut result = Err(String::new());
+            if on_cpu && engine::pool_size() > 0 {
+                result = engine::pool_predict(&plan.windows, move |d| progress(d as usize)).await;
+                if let Err(e) = &result {
+                    notes.update(|n| n.push(format!("The Web Workers failed ({e}); scanning on the page's thread.")));
+                }
+            }
+            if result.is_err() {
+                result = predict_chunked(state, &plan.windows, |done, _| progress(done))
+                    .await
+                    .map(|preds| preds.iter().map(|p| p.expression).collect());
+            }
             match result {
-                Ok(preds) => {
-                    let values: Vec<f32> = preds.iter().map(|p| p.expression).collect();
+                Ok(values) => {
                     let (reference, effects) = plan.effects(&values);
                     let ms = engine::now_ms() - t0;
                     state.ism_ms.set(Some(ms));
@@ -453,7 +480,12 @@ pub fn App() -> impl IntoView {
                         losses: fmt(&losses),
                         csv_url: csv_url(&ism_table(&effects, ',')),
                     }));
-                    ism_status.set(format!("done: {} SNVs in {:.2} s", effects.len(), ms / 1000.0));
+                    let how = match engine::pool_size() {
+                        0 => engine().map_or("", |e| if e.kind() == BackendKind::WebGpu { " on WebGPU" } else { " on the page's thread" }).to_string(),
+                        n if on_cpu => format!(" on {n} Web Worker(s)"),
+                        _ => " on WebGPU".to_string(),
+                    };
+                    ism_status.set(format!("done: {} SNVs in {:.2} s{how}", effects.len(), ms / 1000.0));
                 }
                 Err(e) => ism_status.set(format!("failed: {e}")),
             }
@@ -550,9 +582,10 @@ pub fn App() -> impl IntoView {
             <h1>"DREAM promoter expression"</h1>
             <p class="sub">"Predicted expression of yeast promoter sequences and the effect of every single-nucleotide variant, with the DREAM-optimized Prix Fixe models of the Random Promoter DREAM Challenge 2022 — computed in your browser; your sequences never leave this page."</p>
             <div class="bar">
-                <span>"Backend: "<strong data-testid="backend-indicator">{move || state.backend.get()}</strong></span>
+                <span>"Backend: "<strong data-testid="backend-indicator">{move || state.backend.get()}</strong>
+                    <span class="status">{move || match state.workers.get() { 0 => String::new(), n => format!(" (SNV scans on {n} Web Worker{})", if n == 1 { "" } else { "s" }) }}</span></span>
                 <label>"Model: "
-                    <select data-testid="model-select" on:change=on_model prop:value=move || state.model_name.get()>
+                    <select data-testid="model-select" on:change=on_model prop:value=move || state.model_name.get() disabled=move || state.busy.get()>
                         {move || state.models.get().into_iter().map(|m| {
                             let label = format!("{} ({}, {:.1} MB{})", m.title, m.precision, m.weights_bytes as f64 / 1e6,
                                 m.val_pearson_r.map_or(String::new(), |r| format!(", val r {r:.2}")));
@@ -578,7 +611,7 @@ pub fn App() -> impl IntoView {
                         <dt>"Notes"</dt><dd>{c.notes.clone()}</dd>
                     </dl>
                     {(!c.from_file).then(|| view! { <a href=format!("models/{}/README.md", c.name) target="_blank">"Full model card"</a> })}
-                    <p class="caveat">"The shipped models were trained on a 6,369-sequence sample of the 6.7 M challenge training set, so their accuracy is modest (see the numbers above); the published models were trained on all of it."</p>
+                    <p class="caveat">"The shipped models were trained on a small real sample of the 6.7 M-sequence challenge training set, so their accuracy is modest (numbers above); the published models were trained on all of it."</p>
                 </details>
             })}
         </header>

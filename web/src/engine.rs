@@ -211,3 +211,60 @@ pub async fn fetch_bundle(path: &str) -> Result<Bundle, String> {
     let weights = fetch_bytes(&weights_url).await?;
     Bundle::from_bytes(&manifest_json, weights).map_err(|e| format!("{weights_url}: {e}"))
 }
+
+fn pool() -> Result<JsValue, String> {
+    let w = web_sys::window().ok_or("no window")?;
+    let p = Reflect::get(&w, &"dreamPool".into()).map_err(js_err)?;
+    if p.is_undefined() {
+        return Err("dream-pool.js is not loaded".into());
+    }
+    Ok(p)
+}
+
+fn pool_call(name: &str, args: &[JsValue]) -> Result<JsValue, String> {
+    let p = pool()?;
+    let f: Function = Reflect::get(&p, &name.into()).map_err(js_err)?.dyn_into().map_err(|_| format!("dreamPool.{name}"))?;
+    f.apply(&p, &args.iter().collect::<js_sys::Array>()).map_err(js_err)
+}
+
+/// Starts the Web Worker pool (`assets/dream-pool.js`, one worker per core) with a bundle for
+/// CPU SNV scans; returns the number of workers (0: no pool, scans run on the page's thread).
+pub async fn pool_start(bundle: &Bundle) -> Result<u32, String> {
+    let manifest = Uint8Array::from(bundle.manifest_json().as_bytes());
+    let weights = Uint8Array::from(bundle.weights.as_slice());
+    let promise: Promise = pool_call("init", &[manifest.into(), weights.into()])?.dyn_into().map_err(|_| "init")?;
+    let n = JsFuture::from(promise).await.map_err(js_err)?;
+    Ok(n.as_f64().unwrap_or(0.0) as u32)
+}
+
+/// Stops the pool (model switched to WebGPU, or a failure).
+pub fn pool_stop() {
+    let _ = pool_call("stop", &[]);
+}
+
+/// Workers in the pool.
+pub fn pool_size() -> u32 {
+    pool_call("size", &[]).ok().and_then(|v| v.as_f64()).unwrap_or(0.0) as u32
+}
+
+/// Expressions of padded windows computed by the worker pool, `CHUNK` windows per message;
+/// `progress(done)` after each.
+///
+/// # Errors
+/// A worker's error message.
+pub async fn pool_predict(windows: &[Vec<u8>], progress: impl FnMut(u32) + 'static) -> Result<Vec<f32>, String> {
+    let len = windows.first().map_or(0, Vec::len);
+    let flat: Vec<u8> = windows.concat();
+    let cb = wasm_bindgen::closure::Closure::<dyn FnMut(u32)>::new(progress);
+    let args = [
+        Uint8Array::from(flat.as_slice()).into(),
+        JsValue::from(windows.len() as u32),
+        JsValue::from(len as u32),
+        JsValue::from(CHUNK as u32),
+        cb.as_ref().clone(),
+    ];
+    let promise: Promise = pool_call("run", &args)?.dyn_into().map_err(|_| "run")?;
+    let out = JsFuture::from(promise).await.map_err(js_err)?;
+    drop(cb);
+    Ok(js_sys::Float32Array::new(&out).to_vec())
+}

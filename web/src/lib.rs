@@ -18,9 +18,52 @@ pub mod app;
 #[cfg(target_arch = "wasm32")]
 pub mod engine;
 
-/// Mounts the page on `<body>`.
+/// Mounts the page on `<body>`; in a Web Worker (no document: see `assets/dream-worker.js`) it
+/// does nothing, the worker calls [`worker_load`] and [`worker_predict`].
 #[cfg(target_arch = "wasm32")]
 pub fn start() {
     console_error_panic_hook::set_once();
-    leptos::mount::mount_to_body(app::App);
+    if web_sys::window().is_some() {
+        leptos::mount::mount_to_body(app::App);
+    }
+}
+
+#[cfg(target_arch = "wasm32")]
+thread_local! {
+    static WORKER_MODEL: std::cell::RefCell<Option<prixfixe::Predictor<prixfixe::CpuBackend>>> =
+        const { std::cell::RefCell::new(None) };
+}
+
+/// Web Worker side of the SNV-scan pool: loads a bundle (`model.json` bytes, weights bytes) on
+/// the CPU backend.
+///
+/// # Errors
+/// The bundle loader's message (format, checksum, architecture).
+#[cfg(target_arch = "wasm32")]
+#[wasm_bindgen::prelude::wasm_bindgen]
+pub fn worker_load(manifest: &[u8], weights: Vec<u8>) -> Result<(), wasm_bindgen::JsValue> {
+    let bundle = prixfixe::bundle::Bundle::from_bytes(manifest, weights).map_err(|e| e.to_string())?;
+    let predictor = bundle.predictor::<prixfixe::CpuBackend>(&Default::default()).map_err(|e| e.to_string())?;
+    WORKER_MODEL.with(|m| *m.borrow_mut() = Some(predictor));
+    Ok(())
+}
+
+/// Web Worker side of the SNV-scan pool: predicted expression (fwd/RC average, training scale)
+/// of `count` padded windows given as base codes, row after row (`count × 150` bytes).
+///
+/// # Errors
+/// No model loaded, or a buffer of the wrong size.
+#[cfg(target_arch = "wasm32")]
+#[wasm_bindgen::prelude::wasm_bindgen]
+pub fn worker_predict(windows: &[u8], count: usize) -> Result<Vec<f32>, wasm_bindgen::JsValue> {
+    WORKER_MODEL.with(|m| {
+        let m = m.borrow();
+        let p = m.as_ref().ok_or("no model loaded in this worker")?;
+        let len = p.processor().seq_len();
+        if count == 0 || windows.len() != count * len {
+            return Err(format!("{} bytes is not {count} windows of {len} bp", windows.len()).into());
+        }
+        let rows: Vec<Vec<u8>> = windows.chunks(len).map(<[u8]>::to_vec).collect();
+        Ok(p.predict_padded(&rows).iter().map(|x| x.expression).collect())
+    })
 }

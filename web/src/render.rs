@@ -93,9 +93,26 @@ pub fn heatmap_svg(sequence: &str, reference: f32, effects: &[VariantEffect]) ->
                 y + ch / 2.0
             );
         }
-        if pos % 10 == 0 || pos == lo {
+        if pos % 10 == 0 || (pos == lo && pos % 10 <= 6) {
             let _ = write!(s, r#"<text x="{x:.1}" y="{:.1}" class="tick">{pos}</text>"#, top + 4.0 * ch + 11.0);
         }
+    }
+    // Colour key: the full colours are ±(largest |delta| of the scan).
+    let key_x = left + n as f32 * cw - 150.0;
+    if key_x > left + 60.0 {
+        let y = top + 4.0 * ch + 4.0;
+        for i in 0..=20 {
+            let d = scale * (i as f32 / 10.0 - 1.0);
+            let _ = write!(s, r#"<rect class="key" x="{:.1}" y="{y:.1}" width="4" height="8" fill="{}"/>"#, key_x + 20.0 + i as f32 * 4.0, diverging(d, scale));
+        }
+        let _ = write!(
+            s,
+            r#"<text x="{:.1}" y="{:.1}" class="tick">−{scale:.2}</text><text x="{:.1}" y="{:.1}" class="tick">+{scale:.2}</text>"#,
+            key_x - 4.0,
+            y + 7.0,
+            key_x + 20.0 + 21.0 * 4.0 + 3.0,
+            y + 7.0
+        );
     }
     s.push_str("</svg>");
     s
