@@ -113,11 +113,19 @@ impl Browser {
             "goog:chromeOptions".into(),
             json!({ "binary": std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into()), "args": args }),
         );
-        let client = ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
-            .capabilities(caps)
-            .connect(&format!("http://127.0.0.1:{port}"))
-            .await
-            .expect("WebDriver session");
+        // chromedriver may accept connections before it serves them: retry the session briefly.
+        let mut builder = ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new());
+        builder.capabilities(caps);
+        let client = loop {
+            match builder.connect(&format!("http://127.0.0.1:{port}")).await {
+                Ok(c) => break c,
+                Err(e) if t0.elapsed() < Duration::from_secs(30) => {
+                    eprintln!("WebDriver session not yet: {e}");
+                    tokio::time::sleep(Duration::from_millis(300)).await;
+                }
+                Err(e) => panic!("WebDriver session: {e}"),
+            }
+        };
         Self { client, driver }
     }
 
@@ -321,6 +329,45 @@ async fn webgpu_matches_cpu_and_falls_back() {
     assert!(b.text("backend-note").await.contains("No WebGPU adapter"));
     b.set_sequences(&seqs).await;
     assert_close("fallback CPU vs dream predict", &b.predict(2).await, &cli, 1e-4);
+    b.stop().await;
+}
+
+/// Switching models with `model-select`, and loading a bundle from disk (the file input): both
+/// predict as `dream predict` on the same bundle; a corrupted weights file is refused with the
+/// loader's message and the loaded model stays.
+#[tokio::test(flavor = "multi_thread")]
+#[ignore = "needs dist/ and chromium + chromium-driver; scripts/test.sh runs it"]
+async fn model_switch_and_bundle_from_disk() {
+    let site = serve(dist());
+    let b = Browser::start(&[]).await;
+    b.open(&format!("{site}?backend=cpu")).await;
+    let select = b.el("model-select").await;
+    select.select_by_value("dream-attn").await.unwrap();
+    b.wait_text("model-card", 120, |t| t.contains("DREAM-Attn")).await;
+    b.wait_text("model-status", 60, |t| t == "ready").await;
+    b.set_sequences(NATIVE).await;
+    assert_close("DREAM-Attn (web vs dream predict)", &b.predict(1).await, &dream_predict("dream-attn", &[NATIVE]), 1e-4);
+
+    // A bundle from disk: model.json + weights.safetensors of the shipped DREAM-RNN.
+    let rnn = root().join("public/models/dream-rnn");
+    let files = format!("{}\n{}", rnn.join("model.json").display(), rnn.join("weights.safetensors").display());
+    b.el("bundle-file").await.send_keys(&files).await.unwrap();
+    b.wait_text("model-card", 120, |t| t.contains("DREAM-RNN") && t.contains("loaded from your files")).await;
+    assert_close("DREAM-RNN from disk", &b.predict(1).await, &dream_predict("dream-rnn", &[NATIVE]), 1e-4);
+
+    // A corrupted copy (one flipped byte): refused, the loaded model stays.
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::copy(rnn.join("model.json"), dir.path().join("model.json")).unwrap();
+    let mut w = std::fs::read(rnn.join("weights.safetensors")).unwrap();
+    let k = w.len() / 2;
+    w[k] ^= 0x40;
+    std::fs::write(dir.path().join("weights.safetensors"), w).unwrap();
+    let files = format!("{}\n{}", dir.path().join("model.json").display(), dir.path().join("weights.safetensors").display());
+    b.el("bundle-file").await.clear().await.unwrap();
+    b.el("bundle-file").await.send_keys(&files).await.unwrap();
+    let status = b.wait_text("bundle-status", 60, |t| t.starts_with("could not")).await;
+    assert!(status.contains("corrupt") && status.contains("sha256"), "{status}");
+    assert!(b.text("model-card").await.contains("DREAM-RNN"));
     b.stop().await;
 }
 

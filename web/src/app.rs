@@ -597,7 +597,7 @@ pub fn App() -> impl IntoView {
                 <label class="file">"Load a bundle from disk: "
                     <input type="file" multiple accept=".json,.safetensors" data-testid="bundle-file" on:change=on_files/>
                 </label>
-                <span class="status">{move || file_status.get()}</span>
+                <span class="status" data-testid="bundle-status">{move || file_status.get()}</span>
             </div>
             <p class="note" data-testid="backend-note">{move || state.backend_note.get()}</p>
             {move || state.card.get().map(|c| view! {
