@@ -58,7 +58,7 @@ pub fn heatmap_svg(sequence: &str, reference: f32, effects: &[VariantEffect]) ->
     let (cw, ch, left, top) = (8.0_f32, 14.0_f32, 16.0_f32, 4.0_f32);
     let n = hi - lo + 1;
     let width = left + n as f32 * cw + 4.0;
-    let height = top + 4.0 * ch + 16.0;
+    let height = top + 4.0 * ch + 28.0;
     let mut s = format!(
         r#"<svg class="heatmap" viewBox="0 0 {width} {height}" width="{}" height="{}" role="img" aria-label="SNV effect heatmap, positions {lo}-{hi}">"#,
         width * 1.5,
@@ -98,9 +98,9 @@ pub fn heatmap_svg(sequence: &str, reference: f32, effects: &[VariantEffect]) ->
         }
     }
     // Colour key: the full colours are ±(largest |delta| of the scan).
-    let key_x = left + n as f32 * cw - 150.0;
-    if key_x > left + 60.0 {
-        let y = top + 4.0 * ch + 4.0;
+    let key_x = left + n as f32 * cw - 135.0;
+    if key_x > left + 20.0 {
+        let y = top + 4.0 * ch + 16.0;
         for i in 0..=20 {
             let d = scale * (i as f32 / 10.0 - 1.0);
             let _ = write!(s, r#"<rect class="key" x="{:.1}" y="{y:.1}" width="4" height="8" fill="{}"/>"#, key_x + 20.0 + i as f32 * 4.0, diverging(d, scale));
