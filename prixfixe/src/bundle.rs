@@ -277,8 +277,12 @@ impl Bundle {
         Self::verified(Self::parse_manifest(manifest_json)?, weights)
     }
 
-    /// Checks `weights` against an already parsed manifest (size, then sha256).
-    fn verified(manifest: Manifest, weights: Vec<u8>) -> Result<Self, BundleError> {
+    /// Checks `weights` against a manifest already read by [`Bundle::parse_manifest`] (size, then
+    /// sha256): for callers that need the manifest first to find the weights file.
+    ///
+    /// # Errors
+    /// [`BundleError::Size`], [`BundleError::Checksum`].
+    pub fn verified(manifest: Manifest, weights: Vec<u8>) -> Result<Self, BundleError> {
         let w = &manifest.weights;
         if weights.len() as u64 != w.bytes {
             return Err(BundleError::Size { file: w.file.clone(), found: weights.len() as u64, expected: w.bytes });

@@ -371,6 +371,44 @@ async fn model_switch_and_bundle_from_disk() {
     b.stop().await;
 }
 
+/// More bad input: each a clear `error-message` (never a dead page), the text kept, and the page
+/// still predicts afterwards.
+#[tokio::test(flavor = "multi_thread")]
+#[ignore = "needs dist/ and chromium + chromium-driver; scripts/test.sh runs it"]
+async fn bad_input_is_explained() {
+    let site = serve(dist());
+    let b = Browser::start(&[]).await;
+    b.open(&format!("{site}?backend=cpu")).await;
+    let long = format!("{NATIVE}{NATIVE}");
+    let cases: [(&str, &str); 5] = [
+        ("   \n\n", "no sequence"),
+        (&long, "220 bp: too long"),
+        (">only a header\n", "line 1"),
+        ("ACGU ACGT ACGT ACGT ACGT ACGT ACGT ACGT ACGT ACGT ACGT ACGT ACGT ACGT ACGT ACGT ACGT ACGT ACGT ACGT", "invalid character 'U'"),
+        (&format!("{NATIVE}\nhéllo"), "line 2, column 1: invalid character 'h'"),
+    ];
+    for (text, expect) in cases {
+        b.set_sequences(text).await;
+        b.el("predict-button").await.click().await.unwrap();
+        let err = b.wait_text("error-message", 10, |t| t.contains(expect)).await;
+        assert!(err.starts_with("Cannot read the sequences"), "{err}");
+        assert_eq!(b.el("sequence-input").await.prop("value").await.unwrap().unwrap(), text);
+    }
+    // Still alive: a valid sequence predicts (and the box's error goes away).
+    b.set_sequences(NATIVE).await;
+    assert_close("after bad input", &b.predict(1).await, &dream_predict("dream-cnn", &[NATIVE]), 1e-4);
+    // Two alleles with a bad character: an error naming the allele.
+    b.el("allele-ref").await.send_keys(NATIVE).await.unwrap();
+    b.el("allele-alt").await.send_keys("ACGTZ").await.unwrap();
+    b.el("allele-button").await.click().await.unwrap();
+    let err = b.wait_text("error-message", 10, |t| t.contains("alternative allele")).await;
+    assert!(err.contains("invalid character 'Z'"), "{err}");
+    // One file that is not a bundle: told what to pick.
+    b.el("bundle-file").await.send_keys(root().join("data/dream/test_sequences.tsv").to_str().unwrap()).await.unwrap();
+    b.wait_text("bundle-status", 10, |t| t.contains("model.json")).await;
+    b.stop().await;
+}
+
 /// Offline after the first visit: with the server down, a reload still gets the page, the wasm
 /// and the default model from the service worker's cache, and predicts.
 #[tokio::test(flavor = "multi_thread")]

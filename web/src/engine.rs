@@ -209,7 +209,7 @@ pub async fn fetch_bundle(path: &str) -> Result<Bundle, String> {
     let manifest = Bundle::parse_manifest(&manifest_json).map_err(|e| format!("{manifest_url}: {e}"))?;
     let weights_url = format!("models/{path}/{}", manifest.weights.file);
     let weights = fetch_bytes(&weights_url).await?;
-    Bundle::from_bytes(&manifest_json, weights).map_err(|e| format!("{weights_url}: {e}"))
+    Bundle::verified(manifest, weights).map_err(|e| format!("{weights_url}: {e}"))
 }
 
 fn pool() -> Result<JsValue, String> {

@@ -174,27 +174,20 @@ mod tests {
 
     #[test]
     fn csv_has_header_and_one_row_per_sequence() {
-        let p = DataProcessorLike::entry();
+        let entry = Entry {
+            id: "a,b".into(),
+            sequence: "A".repeat(80),
+            line: 1,
+            form: prixfixe::data::InputForm::RandomRegion,
+        };
         let mut probs = [0.0; N_BINS];
         probs[4] = 1.0;
         let pred = Prediction { expression: 4.0, forward: 4.0, reverse: 4.0, probs };
-        let csv = predictions_csv(&[p], &[pred]);
+        let csv = predictions_csv(&[entry], &[pred]);
         let lines: Vec<&str> = csv.lines().collect();
         assert_eq!(lines.len(), 2);
         assert!(lines[0].starts_with("id,length,input_form,prediction,forward,reverse,bin_0,"));
         assert!(lines[1].starts_with("\"a,b\",80,region80,4.000000,4.000000,4.000000,0.000000,"));
         assert_eq!(lines[1].split(',').count(), 6 + N_BINS + 1);
-    }
-
-    struct DataProcessorLike;
-    impl DataProcessorLike {
-        fn entry() -> Entry {
-            Entry {
-                id: "a,b".into(),
-                sequence: "A".repeat(80),
-                line: 1,
-                form: prixfixe::data::InputForm::RandomRegion,
-            }
-        }
     }
 }
