@@ -50,7 +50,8 @@ __web_env_main() {
         t0=$SECONDS
         echo "web-env.sh: building wasm-bindgen-cli $wbg into $tools" >&2
         # Not --locked: its lock file pins webpki-roots 1.0.11, which crates.io no longer serves.
-        # The fallback resolver keeps every dependency within the toolchain's rust-version.
+        # The fallback resolver keeps every dependency within its rust-version (1.86), so any
+        # toolchain that builds wasm-bindgen-cli builds them.
         "${host[@]}" CARGO_RESOLVER_INCOMPATIBLE_RUST_VERSIONS=fallback \
             cargo install --root "$tools" --target-dir "$tools/build/wasm-bindgen" \
             wasm-bindgen-cli --version "=$wbg" >&2 || return 1

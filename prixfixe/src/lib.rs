@@ -14,6 +14,8 @@
 //! - [`metrics`]: Pearson r, r², Spearman ρ.
 //! - [`challenge`]: DREAM Challenge scoring (per-subset r² / ρ, pair subsets, weighted scores).
 //! - [`seqio`]: reading sequences and seq→activity tables (TSV, FASTA, one per line; gzip).
+//! - [`tiling`]: motif insertion / tiling over a region (the DREAM test set's motif tiling).
+//! - [`variants`]: variant tables (sequence + position + ref/alt, or sequence pairs) → effects.
 //! - [`weights`]: PyTorch `state_dict` (safetensors) import and export, reference key names.
 //!
 //! Everything is generic over the burn [`Backend`](burn::tensor::backend::Backend) and builds for
@@ -29,7 +31,9 @@ pub mod model;
 pub mod nn;
 pub mod predictor;
 pub mod seqio;
+pub mod tiling;
 pub mod training;
+pub mod variants;
 pub mod weights;
 
 pub use data::{DataProcessor, SequenceError};

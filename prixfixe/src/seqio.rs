@@ -310,7 +310,7 @@ fn line_text<'b>(name: &str, line_no: usize, raw: &'b [u8]) -> Result<&'b str, I
 }
 
 /// The non-blank lines of a whole text, numbered from 1.
-fn non_blank_lines<'a>(name: &str, data: &'a [u8]) -> Result<Vec<(usize, &'a str)>, InputError> {
+pub(crate) fn non_blank_lines<'a>(name: &str, data: &'a [u8]) -> Result<Vec<(usize, &'a str)>, InputError> {
     let mut out = Vec::new();
     for (i, raw) in data.split(|&b| b == b'\n').enumerate() {
         let line = line_text(name, i + 1, raw)?;

@@ -12,7 +12,7 @@ use prixfixe::model::ModelPreset;
 use crate::model_io::load_predictor;
 use crate::training::write_atomic;
 
-fn read(path: &Path) -> Result<Vec<u8>> {
+pub(crate) fn read(path: &Path) -> Result<Vec<u8>> {
     std::fs::read(path).with_context(|| format!("reading {}", path.display()))
 }
 
@@ -22,7 +22,7 @@ fn read_text(path: &Path) -> Result<String> {
 }
 
 /// Fails early when `output`'s directory does not exist (before minutes of prediction).
-fn check_output(output: &Path) -> Result<()> {
+pub(crate) fn check_output(output: &Path) -> Result<()> {
     let dir = output.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
     if !dir.is_dir() {
         bail!("--output {}: directory {} does not exist", output.display(), dir.display());
@@ -129,7 +129,7 @@ fn predict_with_progress(
     Ok(preds)
 }
 
-fn parse_region(region: &str) -> Result<(usize, usize)> {
+pub(crate) fn parse_region(region: &str) -> Result<(usize, usize)> {
     let (a, b) = region.split_once('-').with_context(|| format!("--region {region:?}: expected FROM-TO, e.g. 18-97"))?;
     let (a, b): (usize, usize) = (
         a.trim().parse().with_context(|| format!("--region: {a:?} is not a position"))?,
@@ -149,25 +149,28 @@ pub enum IsmSource {
     File { path: std::path::PathBuf, id: Option<String> },
 }
 
-/// `dream ism`.
-pub fn ism(model: &Path, arch: Option<ModelPreset>, source: &IsmSource, region: Option<&str>, output: &Path) -> Result<()> {
-    check_output(output)?;
-    let owned;
-    let sequence: &str = match source {
-        IsmSource::Sequence(s) => s,
+/// The one sequence of `--sequence` or `--input FILE [--id ID]`; `what` names the command.
+pub(crate) fn sequence_from(source: &IsmSource, what: &str) -> Result<String> {
+    match source {
+        IsmSource::Sequence(s) => Ok(s.clone()),
         IsmSource::File { path, id } => {
             let name = path.display().to_string();
             let file = prixfixe::seqio::read_sequence_file(&name, &read(path)?)?;
             let record = match id {
                 Some(id) => file.records.iter().find(|r| &r.id == id).with_context(|| format!("{name}: no sequence with id {id:?}"))?,
                 None if file.records.len() == 1 => &file.records[0],
-                None => bail!("{name} holds {} sequences; ISM scans one: choose it with --id", file.records.len()),
+                None => bail!("{name} holds {} sequences; {what} takes one: choose it with --id", file.records.len()),
             };
-            eprintln!("ISM of {:?} ({name}:{})", record.id, record.line);
-            owned = record.sequence.clone();
-            &owned
+            eprintln!("{what} of {:?} ({name}:{})", record.id, record.line);
+            Ok(record.sequence.clone())
         }
-    };
+    }
+}
+
+/// `dream ism`.
+pub fn ism(model: &Path, arch: Option<ModelPreset>, source: &IsmSource, region: Option<&str>, output: &Path) -> Result<()> {
+    check_output(output)?;
+    let sequence = &sequence_from(source, "ISM")?;
     let predictor = load_predictor(model, arch)?;
     let range = region.map(parse_region).transpose()?;
     let len = prixfixe::data::parse_bases(sequence).map_err(|e| anyhow::anyhow!("--sequence: {e}"))?.len();

@@ -1,10 +1,11 @@
 //! `dream`: the native trainer and command-line predictor for DREAM-CNN / DREAM-RNN / DREAM-Attn.
 //!
-//! Subcommands: `train`, `predict`, `ism`, `evaluate`, `bench` (see `dream --help`). The CPU backend
+//! Subcommands: `train`, `predict`, `ism`, `variants`, `tile`, `evaluate`, `bench` (see `dream --help`). The CPU backend
 //! (burn-flex) is the default; `--device cuda` / `wgpu` need the `cuda` / `wgpu` cargo features.
 
 mod bench;
 mod inference;
+mod interpret;
 mod model_io;
 mod training;
 
@@ -87,6 +88,57 @@ enum Command {
         #[arg(long)]
         output: PathBuf,
     },
+    /// Variant effects for a table of variants: predicted reference, alternative and delta.
+    Variants {
+        /// Trained model (as for predict).
+        #[arg(long)]
+        model: PathBuf,
+        /// Architecture of a bare state_dict file.
+        #[arg(long, value_parser = parse_preset)]
+        arch: Option<ModelPreset>,
+        /// Variant table (TSV or CSV, .gz ok) with the header `id sequence position ref alt`
+        /// (1-based position in that sequence; ref must match it; alt may be several bases or -
+        /// for a deletion) or `id ref_sequence alt_sequence`.
+        #[arg(long)]
+        input: PathBuf,
+        /// Output TSV: id, reference, alternative, delta (= alternative − reference).
+        #[arg(long)]
+        output: PathBuf,
+        /// Sequences per forward pass.
+        #[arg(long, default_value_t = 256)]
+        batch_size: usize,
+    },
+    /// Motif tiling: a motif (and its reverse complement) written over a background sequence at
+    /// every position of a region, each scored against the background.
+    Tile {
+        /// Trained model (as for predict).
+        #[arg(long)]
+        model: PathBuf,
+        /// Architecture of a bare state_dict file.
+        #[arg(long, value_parser = parse_preset)]
+        arch: Option<ModelPreset>,
+        /// The background sequence (A, C, G, T, N; any case).
+        #[arg(long, required_unless_present = "input", conflicts_with = "input")]
+        sequence: Option<String>,
+        /// Or: a file (FASTA, one sequence per line, or TSV) holding it.
+        #[arg(long)]
+        input: Option<PathBuf>,
+        /// With --input: the id of the background (needed when the file holds several).
+        #[arg(long, requires = "input")]
+        id: Option<String>,
+        /// The motif: A/C/G/T bases (4-30 bp), or a known yeast site of the DREAM test set:
+        /// polyA, Skn7, Mga1, Ume6, Mot3, Azf1 (motif tiling subset), Hsf1.
+        #[arg(long)]
+        motif: String,
+        /// Positions FROM-TO (1-based, inclusive) the motif must lie in. Default: the variable
+        /// region (the 80 bp random region, e.g. 18-97 of a 110 bp DREAM sequence).
+        #[arg(long)]
+        region: Option<String>,
+        /// Output TSV: position (1-based, of the motif's first base), orientation (+/-),
+        /// expression, delta (vs the background).
+        #[arg(long)]
+        output: PathBuf,
+    },
     /// Score predictions on the DREAM test subsets the way the challenge did.
     Evaluate {
         /// Trained model (as for predict).
@@ -132,6 +184,17 @@ fn main() -> ExitCode {
                 (None, None) => Err(anyhow::anyhow!("give --sequence SEQ or --input FILE")),
             }
         }
+        Command::Variants { model, arch, input, output, batch_size } => {
+            interpret::variants(&model, arch, &input, &output, batch_size)
+        }
+        Command::Tile { model, arch, sequence, input, id, motif, region, output } => {
+            let source = match (sequence, input) {
+                (Some(s), _) => inference::IsmSource::Sequence(s),
+                (None, Some(path)) => inference::IsmSource::File { path, id },
+                (None, None) => return fail(anyhow::anyhow!("give --sequence SEQ or --input FILE")),
+            };
+            interpret::tile(&model, arch, &source, &motif, region.as_deref(), &output)
+        }
         Command::Evaluate { model, arch, test, labels, pairs, json } => {
             inference::evaluate(&model, arch, &test, &labels, pairs.as_deref(), json.as_deref())
         }
@@ -139,9 +202,11 @@ fn main() -> ExitCode {
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("error: {e:#}");
-            ExitCode::from(2)
-        }
+        Err(e) => fail(e),
     }
+}
+
+fn fail(e: anyhow::Error) -> ExitCode {
+    eprintln!("error: {e:#}");
+    ExitCode::from(2)
 }

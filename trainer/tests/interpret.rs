@@ -1,0 +1,184 @@
+//! `dream tile` and `dream variants` on real data: the tiling reproduces the DREAM test set's
+//! motif tiling subset, and every number equals `dream predict` / `dream ism` of the same
+//! sequences with the shipped DREAM-CNN bundle.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+fn dream(args: &[&str]) -> (bool, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_dream")).args(args).output().expect("run dream");
+    (out.status.success(), String::from_utf8_lossy(&out.stderr).into())
+}
+
+/// The DREAM test sequences by tag.
+fn test_set() -> HashMap<String, String> {
+    let text = std::fs::read_to_string(root().join("data/dream/test_sequences.tsv")).unwrap();
+    text.lines()
+        .skip(1)
+        .map(|l| {
+            let f: Vec<&str> = l.split('\t').collect();
+            (f[2].to_string(), f[3].to_string())
+        })
+        .collect()
+}
+
+/// Rows of a TSV written by `dream` (header skipped), split on tabs.
+fn rows(path: &Path) -> Vec<Vec<String>> {
+    let text = std::fs::read_to_string(path).unwrap();
+    text.lines().skip(1).map(|l| l.split('\t').map(String::from).collect()).collect()
+}
+
+/// `dream predict` of `seqs` with the shipped DREAM-CNN: one prediction each.
+fn predict(dir: &Path, seqs: &[String]) -> Vec<f64> {
+    let input = dir.join("predict-in.txt");
+    std::fs::write(&input, seqs.join("\n")).unwrap();
+    let output = dir.join("predict-out.tsv");
+    let model = root().join("public/models/dream-cnn");
+    let (ok, err) = dream(&["predict", "--model", model.to_str().unwrap(), "--input", input.to_str().unwrap(), "--output", output.to_str().unwrap()]);
+    assert!(ok, "{err}");
+    rows(&output).iter().map(|r| r.last().unwrap().parse().unwrap()).collect()
+}
+
+#[test]
+fn tiling_reproduces_the_dream_motif_tiling_subset() {
+    use prixfixe::tiling::{parse_motif, plan_tiling, Orientation, KNOWN_MOTIFS};
+    let tests = test_set();
+    let mut compared = 0;
+    for background in ["rand151", "rand311", "rand705"] {
+        let bg = &tests[background];
+        for m in KNOWN_MOTIFS.iter().filter(|m| m.name != "Hsf1") {
+            let plan = plan_tiling(bg, &parse_motif(m.name).unwrap(), (18, 97)).unwrap();
+            let mut max_offset = 0;
+            for (i, p) in plan.placements.iter().enumerate() {
+                let rc = if p.orientation == Orientation::Reverse { ".RC" } else { "" };
+                max_offset = max_offset.max(p.offset);
+                if let Some(want) = tests.get(&format!("{background}_{}{rc}_{}", m.name, p.offset)) {
+                    assert_eq!(&plan.sequence(i + 1), want, "{background} {} {rc} offset {}", m.name, p.offset);
+                    compared += 1;
+                }
+            }
+            // The motif lies wholly inside the 80 bp region, as in the test set.
+            assert_eq!(max_offset, 80 - m.consensus.len(), "{}", m.name);
+        }
+    }
+    // Every motif-tiling sequence of the three backgrounds (2,623 in the public test set).
+    let in_subset = tests.keys().filter(|t| t.split('_').count() == 3 && t.starts_with("rand") && !t.contains("Reb1")).count();
+    assert_eq!(compared, in_subset);
+    assert_eq!(compared, 2623);
+}
+
+#[test]
+fn tile_cli_equals_predict_on_the_same_sequences() {
+    let dir = tempfile::tempdir().unwrap();
+    let tests = test_set();
+    let bg = tests["rand311"].clone();
+    let out = dir.path().join("tile.tsv");
+    let model = root().join("public/models/dream-cnn");
+    let (ok, err) = dream(&["tile", "--model", model.to_str().unwrap(), "--sequence", &bg, "--motif", "mga1", "--output", out.to_str().unwrap()]);
+    assert!(ok, "{err}");
+    let table = rows(&out);
+    assert_eq!(table.len(), 2 * 77);
+    assert_eq!(table[0][..2], ["18".to_string(), "+".into()]);
+    assert_eq!(table[77][..2], ["18".to_string(), "-".into()]);
+    // Rows checked against `dream predict` of the test set's own sequences (same tags).
+    let picks = [(0usize, "rand311_Mga1_0"), (40, "rand311_Mga1_40"), (77 + 1, "rand311_Mga1.RC_1"), (153, "rand311_Mga1.RC_76")];
+    let mut seqs = vec![bg.clone()];
+    seqs.extend(picks.iter().map(|(_, tag)| tests[*tag].clone()));
+    let preds = predict(dir.path(), &seqs);
+    for (k, (row, tag)) in picks.iter().enumerate() {
+        let expression: f64 = table[*row][2].parse().unwrap();
+        let delta: f64 = table[*row][3].parse().unwrap();
+        assert!((expression - preds[k + 1]).abs() <= 1e-4, "{tag}: tile {expression} vs predict {}", preds[k + 1]);
+        assert!((delta - (preds[k + 1] - preds[0])).abs() <= 2e-4, "{tag}: delta {delta}");
+    }
+
+    // Bad input: a clear error, exit status 2, nothing written.
+    let bad = dir.path().join("bad.tsv");
+    for (motif, region, want) in [
+        ("ACGU", None, "character 'U' at position 4 is not A, C, G or T"),
+        ("ACG", None, "motifs of 4 to 30 bp"),
+        ("Reb1", None, "polyA, Skn7, Mga1"),
+        ("ACGT", Some("90-120"), "not within the background"),
+    ] {
+        let mut args = vec!["tile", "--model", model.to_str().unwrap(), "--sequence", &bg, "--motif", motif, "--output", bad.to_str().unwrap()];
+        if let Some(r) = region {
+            args.extend(["--region", r]);
+        }
+        let (ok, err) = dream(&args);
+        assert!(!ok && err.contains(want), "{motif}: {err}");
+        assert!(!bad.exists());
+    }
+}
+
+#[test]
+fn variants_cli_equals_ism_and_predict() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = root().join("public/models/dream-cnn");
+    let seq = test_set()["YDL047W.5"].clone();
+    // Three SNVs, a 2 bp deletion and a sequence pair; position 18 is the first base of the
+    // 80 bp random region.
+    let base = |p: usize| &seq[p - 1..p];
+    let alt = |p: usize| if base(p) == "A" { "C" } else { "A" };
+    let mut pair_alt = seq.clone();
+    pair_alt.replace_range(30..31, if &seq[30..31] == "G" { "T" } else { "G" });
+    let table = format!(
+        "id\tsequence\tposition\tref\talt\n\
+         snv18\t{seq}\t18\t{}\t{}\n\
+         snv50\t{seq}\t50\t{}\t{}\n\
+         snv97\t{seq}\t97\t{}\t{}\n\
+         del40\t{seq}\t40\t{}\t-\n",
+        base(18), alt(18), base(50), alt(50), base(97), alt(97), &seq[39..41]
+    );
+    let input = dir.path().join("v.tsv");
+    std::fs::write(&input, &table).unwrap();
+    let out = dir.path().join("o.tsv");
+    let (ok, err) = dream(&["variants", "--model", model.to_str().unwrap(), "--input", input.to_str().unwrap(), "--output", out.to_str().unwrap()]);
+    assert!(ok, "{err}");
+    assert!(std::fs::read_to_string(&out).unwrap().starts_with("id\treference\talternative\tdelta\nsnv18\t"));
+    let got = rows(&out);
+    assert_eq!(got.len(), 4);
+
+    // Same numbers from `dream ism` over the region …
+    let ism = dir.path().join("ism.tsv");
+    let (ok, err) = dream(&["ism", "--model", model.to_str().unwrap(), "--sequence", &seq, "--region", "18-97", "--output", ism.to_str().unwrap()]);
+    assert!(ok, "{err}");
+    let ism_rows = rows(&ism);
+    for (row, p) in got.iter().zip([18usize, 50, 97]) {
+        let hit = ism_rows.iter().find(|r| r[0] == p.to_string() && r[2] == alt(p)).unwrap();
+        let (a, b): (f64, f64) = (row[2].parse().unwrap(), hit[3].parse().unwrap());
+        assert!((a - b).abs() <= 1e-4, "position {p}: variants {a} vs ism {b}");
+        let (d, e): (f64, f64) = (row[3].parse().unwrap(), hit[4].parse().unwrap());
+        assert!((d - e).abs() <= 2e-4, "position {p}: delta {d} vs ism {e}");
+    }
+    // … and from `dream predict` of the deleted sequence, and in the pair layout.
+    let mut deleted = seq.clone();
+    deleted.replace_range(39..41, "");
+    let preds = predict(dir.path(), &[seq.clone(), deleted, pair_alt.clone()]);
+    let del: f64 = got[3][2].parse().unwrap();
+    assert!((del - preds[1]).abs() <= 1e-4, "deletion: {del} vs {}", preds[1]);
+    let pairs = dir.path().join("pairs.csv");
+    std::fs::write(&pairs, format!("id,ref_sequence,alt_sequence\np1,{seq},{pair_alt}\n")).unwrap();
+    let (ok, err) = dream(&["variants", "--model", model.to_str().unwrap(), "--input", pairs.to_str().unwrap(), "--output", out.to_str().unwrap()]);
+    assert!(ok, "{err}");
+    let p = &rows(&out)[0];
+    let (r, a): (f64, f64) = (p[1].parse().unwrap(), p[2].parse().unwrap());
+    assert!((r - preds[0]).abs() <= 1e-4 && (a - preds[2]).abs() <= 1e-4, "pair: {p:?} vs {preds:?}");
+
+    // A ref that does not match: file, line and column named; nothing written.
+    let bad = dir.path().join("bad.tsv");
+    let wrong = if base(50) == "A" { "C" } else { "A" };
+    std::fs::write(&input, format!("id\tsequence\tposition\tref\talt\nx\t{seq}\t50\t{wrong}\tT\n")).unwrap();
+    let (ok, err) = dream(&["variants", "--model", model.to_str().unwrap(), "--input", input.to_str().unwrap(), "--output", bad.to_str().unwrap()]);
+    let col = 3 + seq.len() + 1 + 3;
+    assert!(!ok && err.contains(&format!("v.tsv:2:{col}: ref {wrong} does not match the sequence, which has {} at position 50", base(50))), "{err}");
+    assert!(!bad.exists());
+    // A deletion that leaves too little for the model: named by line and id.
+    std::fs::write(&input, format!("id\tsequence\tposition\tref\talt\nshort\t{}\t1\t{}\t-\n", &seq[..20], &seq[..4])).unwrap();
+    let (ok, err) = dream(&["variants", "--model", model.to_str().unwrap(), "--input", input.to_str().unwrap(), "--output", bad.to_str().unwrap()]);
+    assert!(!ok && err.contains("v.tsv:2: variant \"short\": the alternative sequence: "), "{err}");
+}
