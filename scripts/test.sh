@@ -26,29 +26,13 @@ install_chromium() {
   "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y chromium chromium-driver >/dev/null
 }
 
-# The website's tools (wasm32 toolchain, wasm-bindgen-cli, trunk, wasm-opt: ~15 min to build on a
-# fresh 2-core machine, nothing once cached) build in the background meanwhile: the native build
-# leaves a core idle for long stretches (single large crates, links). The website step waits.
-tools_log=$(mktemp "${TMPDIR:-/tmp}/dream-web-tools.XXXXXX")
-set -m # its own process group, so that a failing run stops it too
-( source scripts/web-env.sh ) > "$tools_log" 2>&1 &
-tools_pid=$!
-set +m
-trap 'kill -- -"$tools_pid" 2>/dev/null || true' EXIT
-wait_tools() {
-  local rc=0
-  wait "$tools_pid" || rc=$?
-  sed 's/^/  | /' "$tools_log"
-  rm -f "$tools_log"
-  return "$rc"
-}
-
 step "native tests (cargo test --workspace)" cargo test --workspace --locked
 # The test profile (not --release): its build scripts and proc-macros are those just built.
 step "the CUDA backend compiles (runs only where an NVIDIA GPU is present)" \
   cargo check --locked -p dream-trainer --features cuda
-step "the website's tools (built in the background since the start)" wait_tools
-step "the website: trunk build --release" scripts/web-build.sh
+# Sequential on purpose: building the tools in the background of the native tests was measured
+# (2026-12-02, fresh 2-core machine) to save nothing (2,059 s either way): both are CPU-bound.
+step "the website: trunk build --release (tools set up first)" scripts/web-build.sh
 step "Chromium and ChromeDriver (apt-get when missing)" install_chromium
 # One browser at a time: the checks wait on real timings, and the machine may have 2 cores.
 step "browser end-to-end tests (headless Chromium over WebDriver)" \
