@@ -71,15 +71,8 @@ enum Command {
         /// Architecture of a bare state_dict file.
         #[arg(long, value_parser = parse_preset)]
         arch: Option<ModelPreset>,
-        /// The sequence (A, C, G, T, N; any case).
-        #[arg(long, required_unless_present = "input", conflicts_with = "input")]
-        sequence: Option<String>,
-        /// Or: a file (FASTA, one sequence per line, or TSV) holding the sequence.
-        #[arg(long)]
-        input: Option<PathBuf>,
-        /// With --input: the id of the sequence to scan (needed when the file holds several).
-        #[arg(long, requires = "input")]
-        id: Option<String>,
+        #[command(flatten)]
+        source: OneSequence,
         /// Only positions FROM-TO (1-based, inclusive), e.g. 18-97 for the 80 bp random region of
         /// a 110 bp DREAM sequence. Default: the whole sequence.
         #[arg(long)]
@@ -117,15 +110,9 @@ enum Command {
         /// Architecture of a bare state_dict file.
         #[arg(long, value_parser = parse_preset)]
         arch: Option<ModelPreset>,
-        /// The background sequence (A, C, G, T, N; any case).
-        #[arg(long, required_unless_present = "input", conflicts_with = "input")]
-        sequence: Option<String>,
-        /// Or: a file (FASTA, one sequence per line, or TSV) holding it.
-        #[arg(long)]
-        input: Option<PathBuf>,
-        /// With --input: the id of the background (needed when the file holds several).
-        #[arg(long, requires = "input")]
-        id: Option<String>,
+        /// The background sequence.
+        #[command(flatten)]
+        source: OneSequence,
         /// The motif: A/C/G/T bases (4-30 bp), or a known yeast site of the DREAM test set:
         /// polyA, Skn7, Mga1, Ume6, Mot3, Azf1 (motif tiling subset), Hsf1.
         #[arg(long)]
@@ -164,6 +151,30 @@ enum Command {
     Bench(bench::BenchArgs),
 }
 
+/// One sequence, given inline or as a record of a file (`dream ism`, `dream tile`).
+#[derive(clap::Args, Debug)]
+struct OneSequence {
+    /// The sequence (A, C, G, T, N; any case).
+    #[arg(long, required_unless_present = "input", conflicts_with = "input")]
+    sequence: Option<String>,
+    /// Or: a file (FASTA, one sequence per line, or TSV) holding it.
+    #[arg(long)]
+    input: Option<PathBuf>,
+    /// With --input: the id of the sequence (needed when the file holds several).
+    #[arg(long, requires = "input")]
+    id: Option<String>,
+}
+
+impl From<OneSequence> for inference::IsmSource {
+    fn from(a: OneSequence) -> Self {
+        match (a.sequence, a.input) {
+            (Some(s), _) => Self::Sequence(s),
+            // clap requires one of the two.
+            (None, input) => Self::File { path: input.unwrap_or_default(), id: a.id },
+        }
+    }
+}
+
 fn parse_preset(s: &str) -> Result<ModelPreset, String> {
     s.parse()
 }
@@ -175,25 +186,14 @@ fn main() -> ExitCode {
         Command::Predict { model, arch, input, output, batch_size } => {
             inference::predict(&model, arch, &input, &output, batch_size)
         }
-        Command::Ism { model, arch, sequence, input, id, region, output } => {
-            match (sequence, input) {
-                (Some(s), _) => inference::ism(&model, arch, &inference::IsmSource::Sequence(s), region.as_deref(), &output),
-                (None, Some(path)) => {
-                    inference::ism(&model, arch, &inference::IsmSource::File { path, id }, region.as_deref(), &output)
-                }
-                (None, None) => Err(anyhow::anyhow!("give --sequence SEQ or --input FILE")),
-            }
+        Command::Ism { model, arch, source, region, output } => {
+            inference::ism(&model, arch, &source.into(), region.as_deref(), &output)
         }
         Command::Variants { model, arch, input, output, batch_size } => {
             interpret::variants(&model, arch, &input, &output, batch_size)
         }
-        Command::Tile { model, arch, sequence, input, id, motif, region, output } => {
-            let source = match (sequence, input) {
-                (Some(s), _) => inference::IsmSource::Sequence(s),
-                (None, Some(path)) => inference::IsmSource::File { path, id },
-                (None, None) => return fail(anyhow::anyhow!("give --sequence SEQ or --input FILE")),
-            };
-            interpret::tile(&model, arch, &source, &motif, region.as_deref(), &output)
+        Command::Tile { model, arch, source, motif, region, output } => {
+            interpret::tile(&model, arch, &source.into(), &motif, region.as_deref(), &output)
         }
         Command::Evaluate { model, arch, test, labels, pairs, json } => {
             inference::evaluate(&model, arch, &test, &labels, pairs.as_deref(), json.as_deref())
@@ -202,11 +202,9 @@ fn main() -> ExitCode {
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
-        Err(e) => fail(e),
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(2)
+        }
     }
-}
-
-fn fail(e: anyhow::Error) -> ExitCode {
-    eprintln!("error: {e:#}");
-    ExitCode::from(2)
 }
