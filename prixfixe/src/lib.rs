@@ -11,20 +11,25 @@
 //! - [`blocks`]: First / Core / Final Layers Blocks, one shape contract `(batch, channels, length)`.
 //! - [`model`]: [`model::PrixFixeNet`], the block configuration and the three DREAM presets.
 //! - [`predictor`]: forward / reverse-complement averaged prediction, batched; ISM.
+//! - [`attribution`]: per-position ISM attribution and its sequence logo (SVG).
 //! - [`metrics`]: Pearson r, r², Spearman ρ.
 //! - [`challenge`]: DREAM Challenge scoring (per-subset r² / ρ, pair subsets, weighted scores).
 //! - [`seqio`]: reading sequences and seq→activity tables (TSV, FASTA, one per line; gzip).
 //! - [`tiling`]: motif insertion / tiling over a region (the DREAM test set's motif tiling).
+//! - [`design`]: sequence design toward a goal expression (greedy SNV rounds or a seeded
+//!   evolutionary search) within an editable region.
 //! - [`variants`]: variant tables (sequence + position + ref/alt, or sequence pairs) → effects.
 //! - [`weights`]: PyTorch `state_dict` (safetensors) import and export, reference key names.
 //!
 //! Everything is generic over the burn [`Backend`](burn::tensor::backend::Backend) and builds for
 //! native targets and `wasm32-unknown-unknown`.
 
+pub mod attribution;
 pub mod blocks;
 pub mod bundle;
 pub mod challenge;
 pub mod data;
+pub mod design;
 pub mod kernels;
 pub mod metrics;
 pub mod model;

@@ -17,7 +17,7 @@ use std::fmt::Write as _;
 
 use burn::tensor::backend::Backend;
 
-use crate::data::{base_code, parse_bases, SequenceError};
+use crate::data::{base_code, parse_bases, DataProcessor, SequenceError};
 use crate::predictor::Predictor;
 use crate::seqio::{decompress_if_gz, non_blank_lines, InputError};
 
@@ -188,36 +188,68 @@ pub struct VariantError {
     pub error: SequenceError,
 }
 
+/// The distinct padded windows of a variant table and, per row, which window is its reference
+/// and which its alternative: a reference shared by many rows (an SNV table of one promoter) is
+/// predicted once. The caller predicts [`VariantPlan::windows`] (synchronously or not) and
+/// calls [`VariantPlan::scores`].
+#[derive(Debug, Clone)]
+pub struct VariantPlan {
+    /// Padded model windows, each distinct sequence once.
+    pub windows: Vec<Vec<u8>>,
+    ids: Vec<String>,
+    slots: Vec<(usize, usize)>,
+}
+
+/// Plans the predictions of a variant table (see [`VariantPlan`]).
+///
+/// # Errors
+/// [`VariantError`] for the first row with a sequence that cannot be placed.
+pub fn plan_variants(processor: &DataProcessor, records: &[VariantRecord]) -> Result<VariantPlan, VariantError> {
+    let mut index: HashMap<String, usize> = HashMap::new();
+    let mut windows = Vec::new();
+    let mut slots = Vec::with_capacity(records.len());
+    for r in records {
+        let mut slot = |seq: &str, side: &'static str| -> Result<usize, VariantError> {
+            let key = seq.to_ascii_uppercase();
+            if let Some(&i) = index.get(&key) {
+                return Ok(i);
+            }
+            let p = processor.pad(seq).map_err(|error| VariantError { id: r.id.clone(), line: r.line, side, error })?;
+            windows.push(p);
+            index.insert(key, windows.len() - 1);
+            Ok(windows.len() - 1)
+        };
+        slots.push((slot(&r.reference, "reference")?, slot(&r.alternative, "alternative")?));
+    }
+    Ok(VariantPlan { windows, ids: records.iter().map(|r| r.id.clone()).collect(), slots })
+}
+
+impl VariantPlan {
+    /// The scores, one per table row in order, from one expression per [`VariantPlan::windows`].
+    ///
+    /// # Panics
+    /// When `expressions` is not one per window (a caller bug, not user input).
+    pub fn scores(&self, expressions: &[f32]) -> Vec<VariantScore> {
+        assert_eq!(expressions.len(), self.windows.len(), "one prediction per window");
+        self.ids
+            .iter()
+            .zip(&self.slots)
+            .map(|(id, &(a, b))| VariantScore { id: id.clone(), reference: expressions[a], alternative: expressions[b] })
+            .collect()
+    }
+}
+
 impl<B: Backend> Predictor<B> {
-    /// Predicts every variant's reference and alternative (fwd/RC averaged); a reference shared
-    /// by many rows (an SNV table of one promoter) is predicted once.
+    /// Predicts every variant's reference and alternative (fwd/RC averaged), each distinct
+    /// sequence once ([`plan_variants`]).
     ///
     /// # Errors
     /// [`VariantError`] for the first row with a sequence that cannot be placed; nothing is
     /// predicted then.
     pub fn score_variants(&self, records: &[VariantRecord]) -> Result<Vec<VariantScore>, VariantError> {
-        let mut index: HashMap<String, usize> = HashMap::new();
-        let mut padded = Vec::new();
-        let mut slots = Vec::with_capacity(records.len());
-        for r in records {
-            let mut slot = |seq: &str, side: &'static str| -> Result<usize, VariantError> {
-                let key = seq.to_ascii_uppercase();
-                if let Some(&i) = index.get(&key) {
-                    return Ok(i);
-                }
-                let p = self.processor().pad(seq).map_err(|error| VariantError { id: r.id.clone(), line: r.line, side, error })?;
-                padded.push(p);
-                index.insert(key, padded.len() - 1);
-                Ok(padded.len() - 1)
-            };
-            slots.push((slot(&r.reference, "reference")?, slot(&r.alternative, "alternative")?));
-        }
-        let preds = self.predict_padded(&padded);
-        Ok(records
-            .iter()
-            .zip(slots)
-            .map(|(r, (a, b))| VariantScore { id: r.id.clone(), reference: preds[a].expression, alternative: preds[b].expression })
-            .collect())
+        let plan = plan_variants(self.processor(), records)?;
+        let preds: Vec<f32> = self.predict_padded(&plan.windows).iter().map(|p| p.expression).collect();
+        Ok(plan.scores(&preds))
     }
 }
 

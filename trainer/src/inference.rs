@@ -168,8 +168,11 @@ pub(crate) fn sequence_from(source: &IsmSource, what: &str) -> Result<String> {
 }
 
 /// `dream ism`.
-pub fn ism(model: &Path, arch: Option<ModelPreset>, source: &IsmSource, region: Option<&str>, output: &Path) -> Result<()> {
+pub fn ism(model: &Path, arch: Option<ModelPreset>, source: &IsmSource, region: Option<&str>, output: &Path, attribution: Option<&Path>, logo: Option<&Path>) -> Result<()> {
     check_output(output)?;
+    for extra in [attribution, logo].into_iter().flatten() {
+        check_output(extra)?;
+    }
     let sequence = &sequence_from(source, "ISM")?;
     let predictor = load_predictor(model, arch)?;
     let range = region.map(parse_region).transpose()?;
@@ -191,6 +194,15 @@ pub fn ism(model: &Path, arch: Option<ModelPreset>, source: &IsmSource, region: 
     let (reference, effects) = predictor.ism(sequence, range).map_err(|e| anyhow::anyhow!("--sequence: {e}"))?;
     let out = prixfixe::predictor::ism_table(&effects, '\t');
     write_atomic(output, out.as_bytes())?;
+    if attribution.is_some() || logo.is_some() {
+        let track = prixfixe::attribution::ism_attribution(&effects);
+        if let Some(path) = attribution {
+            write_atomic(path, prixfixe::attribution::attribution_table(&track, '\t').as_bytes())?;
+        }
+        if let Some(path) = logo {
+            write_atomic(path, prixfixe::attribution::logo_svg(&track, "ISM").as_bytes())?;
+        }
+    }
     eprintln!("reference prediction {reference:.4}; {} SNVs in {:.1} s -> {}", effects.len(), t0.elapsed().as_secs_f64(), output.display());
     let (gains, losses) = prixfixe::predictor::top_effects(&effects, 5);
     for (label, list) in [("top gains", gains), ("top losses", losses)] {

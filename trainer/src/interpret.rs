@@ -1,5 +1,6 @@
-//! `dream variants` and `dream tile`: file handling around the shared variant scorer
-//! (`prixfixe::variants`) and motif tiling (`prixfixe::tiling`), the same code the website runs.
+//! `dream variants`, `dream tile` and `dream design`: file handling around the shared variant
+//! scorer (`prixfixe::variants`), motif tiling (`prixfixe::tiling`) and sequence design
+//! (`prixfixe::design`), the same code the website runs.
 
 use std::path::Path;
 use std::time::Instant;
@@ -65,5 +66,94 @@ pub fn tile(model: &Path, arch: Option<ModelPreset>, source: &IsmSource, motif: 
             eprintln!("{label}: position {} ({}) {:+.3}", e.placement.position, e.placement.orientation.symbol(), e.delta);
         }
     }
+    Ok(())
+}
+
+/// Arguments of `dream design`.
+#[derive(clap::Args, Debug)]
+pub struct DesignArgs {
+    /// Trained model (as for predict).
+    #[arg(long)]
+    model: std::path::PathBuf,
+    /// Architecture of a bare state_dict file.
+    #[arg(long, value_parser = |s: &str| s.parse::<ModelPreset>())]
+    arch: Option<ModelPreset>,
+    /// The start sequence.
+    #[command(flatten)]
+    source: crate::OneSequence,
+    /// max, min, or a target expression (training scale, e.g. 12.5).
+    #[arg(long)]
+    goal: String,
+    /// At most this many positions may differ from the start.
+    #[arg(long)]
+    max_edits: usize,
+    /// Seed of the evolutionary search's random choices (the greedy search has none: ties go to
+    /// the first position).
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// Editable positions FROM-TO (1-based, inclusive). Default: the variable region (the 80 bp
+    /// random region, e.g. 18-97 of a 110 bp DREAM sequence).
+    #[arg(long)]
+    region: Option<String>,
+    /// Positions that must not change: a list of positions and ranges, e.g. 20-25,40.
+    #[arg(long)]
+    protect: Option<String>,
+    /// greedy: each round a full SNV scan, the best substitution kept (stops when none helps);
+    /// evolve: a (μ + λ) evolutionary search from --seed.
+    #[arg(long, default_value = "greedy", value_parser = ["greedy", "evolve"])]
+    method: String,
+    /// evolve: sequences kept per generation.
+    #[arg(long, default_value_t = 16)]
+    population: usize,
+    /// evolve: one-substitution children per sequence per generation.
+    #[arg(long, default_value_t = 4)]
+    children: usize,
+    /// evolve: generations.
+    #[arg(long, default_value_t = 20)]
+    generations: usize,
+    /// Output TSV: one row per accepted step — step (0 = the start), sequence, expression,
+    /// changes (every difference from the start, e.g. 45A>G;60C>T); the last row is the result.
+    #[arg(long)]
+    output: std::path::PathBuf,
+}
+
+/// `dream design`.
+pub fn design(a: DesignArgs) -> Result<()> {
+    use prixfixe::design::{design_table, DesignConfig, Goal, Method};
+    check_output(&a.output)?;
+    let goal: Goal = a.goal.parse().map_err(|e: String| anyhow::anyhow!("--goal: {e}"))?;
+    let start = sequence_from(&a.source.into(), "design")?;
+    let mut config = DesignConfig::new(goal, a.max_edits);
+    config.region = a.region.as_deref().map(parse_region).transpose()?;
+    config.protected = a.protect.as_deref().map(prixfixe::design::parse_positions).transpose().map_err(|e| anyhow::anyhow!("--protect: {e}"))?.unwrap_or_default();
+    config.seed = a.seed;
+    if a.method == "evolve" {
+        config.method = Method::Evolve { population: a.population, children: a.children, generations: a.generations };
+    }
+    let predictor = load_predictor(&a.model, a.arch)?;
+    let t0 = Instant::now();
+    let bar = indicatif::ProgressBar::new(0);
+    bar.set_style(indicatif::ProgressStyle::with_template("{elapsed_precise} [{bar:30}] {pos}/{len} rounds  {msg}").expect("template"));
+    let steps = predictor
+        .design(&start, config, |d| {
+            bar.set_length((d.steps().len().max(1) + d.batches_left()) as u64);
+            bar.set_position(d.steps().len() as u64);
+            if let Some(s) = d.steps().last() {
+                bar.set_message(format!("expression {:.3}, {} edit(s), {} sequences predicted", s.expression, s.changes.len(), d.predictions()));
+            }
+        })
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    bar.finish_and_clear();
+    write_atomic(&a.output, design_table(&steps, '\t').as_bytes())?;
+    let (first, last) = (&steps[0], &steps[steps.len() - 1]);
+    eprintln!(
+        "goal {goal}: expression {:.4} -> {:.4} with {} substitution(s) in {} step(s), {:.1} s -> {}",
+        first.expression,
+        last.expression,
+        last.changes.len(),
+        steps.len() - 1,
+        t0.elapsed().as_secs_f64(),
+        a.output.display()
+    );
     Ok(())
 }

@@ -1,6 +1,6 @@
 //! `dream`: the native trainer and command-line predictor for DREAM-CNN / DREAM-RNN / DREAM-Attn.
 //!
-//! Subcommands: `train`, `predict`, `ism`, `variants`, `tile`, `evaluate`, `bench` (see `dream --help`). The CPU backend
+//! Subcommands: `train`, `predict`, `ism`, `variants`, `tile`, `design`, `evaluate`, `bench` (see `dream --help`). The CPU backend
 //! (burn-flex) is the default; `--device cuda` / `wgpu` need the `cuda` / `wgpu` cargo features.
 
 mod bench;
@@ -80,6 +80,13 @@ enum Command {
         /// Output TSV: position, ref, alt, prediction, delta.
         #[arg(long)]
         output: PathBuf,
+        /// Also write the per-position ISM attribution (−mean effect of the position's
+        /// substitutions) as TSV: position, base, attribution.
+        #[arg(long)]
+        attribution: Option<PathBuf>,
+        /// Also write the attribution as a sequence logo (SVG).
+        #[arg(long)]
+        logo: Option<PathBuf>,
     },
     /// Variant effects for a table of variants: predicted reference, alternative and delta.
     Variants {
@@ -126,6 +133,9 @@ enum Command {
         #[arg(long)]
         output: PathBuf,
     },
+    /// Sequence design: substitutions toward a goal expression (max, min or a target) within an
+    /// editable region, by greedy rounds of SNV scans or a seeded evolutionary search.
+    Design(interpret::DesignArgs),
     /// Score predictions on the DREAM test subsets the way the challenge did.
     Evaluate {
         /// Trained model (as for predict).
@@ -153,7 +163,7 @@ enum Command {
 
 /// One sequence, given inline or as a record of a file (`dream ism`, `dream tile`).
 #[derive(clap::Args, Debug)]
-struct OneSequence {
+pub(crate) struct OneSequence {
     /// The sequence (A, C, G, T, N; any case).
     #[arg(long, required_unless_present = "input", conflicts_with = "input")]
     sequence: Option<String>,
@@ -186,9 +196,10 @@ fn main() -> ExitCode {
         Command::Predict { model, arch, input, output, batch_size } => {
             inference::predict(&model, arch, &input, &output, batch_size)
         }
-        Command::Ism { model, arch, source, region, output } => {
-            inference::ism(&model, arch, &source.into(), region.as_deref(), &output)
+        Command::Ism { model, arch, source, region, output, attribution, logo } => {
+            inference::ism(&model, arch, &source.into(), region.as_deref(), &output, attribution.as_deref(), logo.as_deref())
         }
+        Command::Design(args) => interpret::design(args),
         Command::Variants { model, arch, input, output, batch_size } => {
             interpret::variants(&model, arch, &input, &output, batch_size)
         }

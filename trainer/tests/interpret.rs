@@ -182,3 +182,106 @@ fn variants_cli_equals_ism_and_predict() {
     let (ok, err) = dream(&["variants", "--model", model.to_str().unwrap(), "--input", input.to_str().unwrap(), "--output", bad.to_str().unwrap()]);
     assert!(!ok && err.contains("v.tsv:2: variant \"short\": the alternative sequence: "), "{err}");
 }
+
+/// Every step of a greedy `dream design` is the best SNV of a `dream ism` scan of the step
+/// before (restricted to positions not yet edited), and its expression equals `dream predict`.
+#[test]
+fn design_cli_follows_ism_and_predict() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = root().join("public/models/dream-cnn");
+    let model = model.to_str().unwrap();
+    let seq = test_set()["YDL047W.5"].clone();
+    let out = dir.path().join("design.tsv");
+    let (ok, err) = dream(&["design", "--model", model, "--sequence", &seq, "--goal", "max", "--max-edits", "2", "--seed", "1", "--protect", "18-19", "--output", out.to_str().unwrap()]);
+    assert!(ok, "{err}");
+    assert!(std::fs::read_to_string(&out).unwrap().starts_with("step\tsequence\texpression\tchanges\n0\t"));
+    let steps = rows(&out);
+    assert_eq!(steps.len(), 3, "two substitutions raise the prediction of this promoter");
+    assert_eq!(steps[0][1], seq.to_uppercase());
+    let preds = predict(dir.path(), &steps.iter().map(|r| r[1].clone()).collect::<Vec<_>>());
+    let mut edited: Vec<usize> = Vec::new();
+    for (i, (row, p)) in steps.iter().zip(&preds).enumerate() {
+        let e: f64 = row[2].parse().unwrap();
+        assert!((e - p).abs() <= 1e-4, "step {i}: design {e} vs predict {p}");
+        assert_eq!(row[3].split(';').filter(|c| !c.is_empty()).count(), i);
+        if i == 0 {
+            continue;
+        }
+        assert!(e > steps[i - 1][2].parse::<f64>().unwrap(), "step {i} raises the prediction");
+        // The best substitution of an ISM scan of the previous step, among positions allowed.
+        let ism = dir.path().join("ism.tsv");
+        let (ok, err) = dream(&["ism", "--model", model, "--sequence", &steps[i - 1][1], "--region", "18-97", "--output", ism.to_str().unwrap()]);
+        assert!(ok, "{err}");
+        let best = rows(&ism)
+            .into_iter()
+            .filter(|r| {
+                let p: usize = r[0].parse().unwrap();
+                p >= 20 && !edited.contains(&p)
+            })
+            .max_by(|a, b| a[4].parse::<f64>().unwrap().total_cmp(&b[4].parse::<f64>().unwrap()))
+            .unwrap();
+        let change = row[3].split(';').find(|c| !steps[i - 1][3].split(';').any(|o| o == *c)).unwrap();
+        assert_eq!(change, format!("{}{}>{}", best[0], best[1], best[2]), "step {i}");
+        edited.push(best[0].parse().unwrap());
+        let ism_pred: f64 = best[3].parse().unwrap();
+        assert!((ism_pred - e).abs() <= 1e-4, "step {i}: ism {ism_pred} vs design {e}");
+    }
+
+    // Evolve: the same seed gives the same file; at most k changes; the goal improves.
+    let run = |seed: &str, path: &Path| {
+        let (ok, err) = dream(&["design", "--model", model, "--sequence", &seq, "--goal", "min", "--max-edits", "3", "--seed", seed, "--method", "evolve", "--population", "4", "--children", "2", "--generations", "3", "--output", path.to_str().unwrap()]);
+        assert!(ok, "{err}");
+        std::fs::read_to_string(path).unwrap()
+    };
+    let (a, b) = (run("5", &dir.path().join("e1.tsv")), run("5", &dir.path().join("e2.tsv")));
+    assert_eq!(a, b);
+    let evolved = rows(&dir.path().join("e1.tsv"));
+    let last = evolved.last().unwrap();
+    assert!(last[3].split(';').filter(|c| !c.is_empty()).count() <= 3);
+    assert!(evolved.len() >= 2 && last[2].parse::<f64>().unwrap() < evolved[0][2].parse::<f64>().unwrap());
+
+    // Bad settings: a clear message, nothing written.
+    let bad = dir.path().join("bad.tsv");
+    for (args, want) in [
+        (vec!["--goal", "max", "--max-edits", "81"], "81 edits asked, but the editable region 18-97 has only 80 editable position(s)"),
+        (vec!["--goal", "high", "--max-edits", "1"], "--goal: goal \"high\": give max, min or a target expression"),
+        (vec!["--goal", "max", "--max-edits", "1", "--protect", "200"], "protected position 200 is outside the sequence (1-110 bp)"),
+        (vec!["--goal", "max", "--max-edits", "1", "--region", "90-120"], "editable region 90-120 is not within the sequence (1-110 bp)"),
+    ] {
+        let mut all = vec!["design", "--model", model, "--sequence", &seq, "--output", bad.to_str().unwrap()];
+        all.extend(args);
+        let (ok, err) = dream(&all);
+        assert!(!ok && err.contains(want), "{want}: {err}");
+        assert!(!bad.exists());
+    }
+}
+
+/// `dream ism --attribution --logo`: the attribution is minus the mean delta of each position's
+/// three substitutions in the scan itself; the logo draws one letter per position.
+#[test]
+fn ism_attribution_is_minus_the_mean_snv_effect() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = root().join("public/models/dream-cnn");
+    let seq = test_set()["YDL047W.5"].clone();
+    let (ism, att, logo) = (dir.path().join("ism.tsv"), dir.path().join("att.tsv"), dir.path().join("logo.svg"));
+    let (ok, err) = dream(&[
+        "ism", "--model", model.to_str().unwrap(), "--sequence", &seq, "--region", "18-97", "--output", ism.to_str().unwrap(),
+        "--attribution", att.to_str().unwrap(), "--logo", logo.to_str().unwrap(),
+    ]);
+    assert!(ok, "{err}");
+    let scan = rows(&ism);
+    let track = rows(&att);
+    assert_eq!(track.len(), 80);
+    for row in &track {
+        let deltas: Vec<f64> = scan.iter().filter(|r| r[0] == row[0]).map(|r| r[4].parse().unwrap()).collect();
+        assert_eq!(deltas.len(), 3);
+        let want = -deltas.iter().sum::<f64>() / 3.0;
+        let got: f64 = row[2].parse().unwrap();
+        assert!((got - want).abs() <= 2e-6, "position {}: {got} vs {want}", row[0]);
+        let p: usize = row[0].parse().unwrap();
+        assert_eq!(row[1], seq[p - 1..p].to_uppercase());
+    }
+    let svg = std::fs::read_to_string(&logo).unwrap();
+    assert!(svg.starts_with("<svg") && svg.contains("positions 18-97"));
+    assert_eq!(svg.matches("<title>position ").count(), track.iter().filter(|r| r[2].parse::<f64>().unwrap() != 0.0).count());
+}
