@@ -181,6 +181,7 @@ pub struct Batch {
 }
 
 #[derive(Debug, Clone)]
+#[allow(clippy::large_enum_variant)] // one per design
 enum Search {
     Greedy {
         /// Candidate of each window of the pending batch (`None` = the current sequence).
@@ -395,9 +396,9 @@ impl Design {
                     }
                     *generation += 1;
                     known.clear();
-                    for i in 0..members.len() {
+                    for (parent, _) in members.iter() {
                         for _ in 0..*children {
-                            let child = mutate(rng, &members[i].0, &self.start, &self.editable, self.config.max_edits);
+                            let child = mutate(rng, parent, &self.start, &self.editable, self.config.max_edits);
                             if let Some(&e) = seen.get(&child) {
                                 known.push((child, e));
                             } else if !pending.contains(&child) {

@@ -9,7 +9,7 @@
 
 use burn::tensor::backend::Backend;
 
-use crate::data::{base_code, codes_to_string, parse_bases, reverse_complement, SequenceError, CODE_N};
+use crate::data::{base_code, codes_to_string, parse_bases, reverse_complement, DataProcessor, SequenceError, CODE_N};
 use crate::predictor::Predictor;
 
 /// Shortest and longest motif accepted, in bp.
@@ -223,29 +223,45 @@ impl TilePlan {
     }
 }
 
+/// A tiling placed in a DataProcessor's window: the plan, the region used and one padded window
+/// per [`TilePlan::sequences`] entry (what the model reads).
+#[derive(Debug, Clone)]
+pub struct PaddedTiling {
+    /// The plan.
+    pub plan: TilePlan,
+    /// The region (1-based, inclusive): as given, or the processor's variable region.
+    pub region: (usize, usize),
+    /// Padded windows, same order as `plan.sequences`.
+    pub windows: Vec<Vec<u8>>,
+}
+
+/// Plans a tiling for `processor`: `region` (1-based, inclusive) defaults to the DataProcessor's
+/// variable region (DREAM: the 80 bp random region), every sequence padded to the window.
+///
+/// # Errors
+/// As [`plan_tiling`]; [`TileError::Region`] when the background has no variable region and none
+/// is given; [`TileError::Background`] for a background the DataProcessor cannot place.
+pub fn plan_tiling_padded(processor: &DataProcessor, background: &str, motif: &[u8], region: Option<(usize, usize)>) -> Result<PaddedTiling, TileError> {
+    let len = parse_bases(background).map_err(TileError::Background)?.len();
+    let region = match region.or_else(|| processor.variable_region(len)) {
+        Some(r) => r,
+        None => return Err(TileError::Region(format!("the {len} bp background has no variable region; give the region"))),
+    };
+    let plan = plan_tiling(background, motif, region)?;
+    let windows = plan.sequences.iter().map(|s| processor.pad_codes(s)).collect::<Result<Vec<_>, _>>().map_err(TileError::Background)?;
+    Ok(PaddedTiling { plan, region, windows })
+}
+
 impl<B: Backend> Predictor<B> {
     /// Motif tiling of one background: its prediction and every placement's effect (fwd/RC
-    /// averaged predictions, as everywhere). `region` (1-based, inclusive) defaults to the
-    /// DataProcessor's variable region (DREAM: the 80 bp random region).
+    /// averaged predictions, as everywhere); see [`plan_tiling_padded`] for the region.
     ///
     /// # Errors
-    /// As [`plan_tiling`]; [`TileError::Background`] also for a background the DataProcessor
-    /// cannot place (too short).
+    /// As [`plan_tiling_padded`].
     pub fn tile(&self, background: &str, motif: &[u8], region: Option<(usize, usize)>) -> Result<(f32, Vec<TileEffect>), TileError> {
-        let len = parse_bases(background).map_err(TileError::Background)?.len();
-        let region = match region.or_else(|| self.processor().variable_region(len)) {
-            Some(r) => r,
-            None => return Err(TileError::Region(format!("the {len} bp background has no variable region; give the region"))),
-        };
-        let plan = plan_tiling(background, motif, region)?;
-        let padded = plan
-            .sequences
-            .iter()
-            .map(|s| self.processor().pad_codes(s))
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(TileError::Background)?;
-        let preds: Vec<f32> = self.predict_padded(&padded).iter().map(|p| p.expression).collect();
-        Ok(plan.effects(&preds))
+        let t = plan_tiling_padded(self.processor(), background, motif, region)?;
+        let preds: Vec<f32> = self.predict_padded(&t.windows).iter().map(|p| p.expression).collect();
+        Ok(t.plan.effects(&preds))
     }
 }
 

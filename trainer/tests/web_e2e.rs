@@ -202,6 +202,62 @@ impl Browser {
     async fn number(&self, testid: &str) -> f64 {
         self.text(testid).await.parse().unwrap_or(f64::NAN)
     }
+
+    /// Waits until the first element matching the CSS selector `sel` has a text satisfying `ok`.
+    async fn wait_css(&self, sel: &str, secs: u64, ok: impl Fn(&str) -> bool) -> String {
+        let t0 = Instant::now();
+        loop {
+            let text = match self.client.find(Locator::Css(sel)).await {
+                Ok(e) => e.text().await.unwrap_or_default(),
+                Err(_) => String::new(),
+            };
+            if ok(&text) {
+                return text;
+            }
+            assert!(t0.elapsed() < Duration::from_secs(secs), "{sel}: still {text:?} after {secs} s");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// The `error-message` inside the panel `panel` (a data-testid) once it contains `expect`.
+    async fn panel_error(&self, panel: &str, expect: &str) -> String {
+        self.wait_css(&format!("[data-testid=\"{panel}\"] [data-testid=\"error-message\"]"), 10, |t| t.contains(expect)).await
+    }
+
+    /// Types `text` into the field `testid` (cleared first).
+    async fn type_into(&self, testid: &str, text: &str) {
+        let input = self.el(testid).await;
+        input.clear().await.unwrap();
+        input.send_keys(text).await.unwrap();
+    }
+
+    /// Sets a field's value at once and fires its `input` event (for long texts).
+    async fn paste_into(&self, testid: &str, text: &str) {
+        let js = format!("const e = document.querySelector('[data-testid=\"{testid}\"]'); e.value = arguments[0]; e.dispatchEvent(new Event('input', {{ bubbles: true }}));");
+        self.client.execute(&js, vec![json!(text)]).await.unwrap();
+    }
+
+    async fn value(&self, testid: &str) -> String {
+        self.el(testid).await.prop("value").await.unwrap().unwrap_or_default()
+    }
+
+    /// `location.search` of the page.
+    async fn search(&self) -> String {
+        self.client.execute("return location.search;", vec![]).await.unwrap().as_str().unwrap_or_default().to_string()
+    }
+
+    /// Clicks `button` and waits for the run to finish (the status line `status` counts finished
+    /// runs in `data-run`); returns the status line.
+    async fn run_task(&self, button: &str, status: &str) -> String {
+        let before = self.el(status).await.attr("data-run").await.unwrap();
+        self.el(button).await.click().await.unwrap();
+        let t0 = Instant::now();
+        while self.el(status).await.attr("data-run").await.unwrap() == before {
+            assert!(t0.elapsed() < Duration::from_secs(300), "{status}: {:?} after 300 s", self.text(status).await);
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        self.text(status).await
+    }
 }
 
 fn dream(args: &[&str]) -> String {
@@ -223,6 +279,48 @@ fn dream_predict(model: &str, seqs: &[&str]) -> Vec<f64> {
     let header: Vec<&str> = lines.next().unwrap().split('\t').collect();
     let col = header.iter().position(|h| *h == "prediction").unwrap();
     lines.map(|l| l.split('\t').nth(col).unwrap().parse().unwrap()).collect()
+}
+
+/// Runs `dream` with `args` followed by `--model public/models/dream-cnn --output OUT` and
+/// returns OUT's text.
+fn dream_table(args: &[&str]) -> String {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out.tsv");
+    let bundle = root().join("public/models/dream-cnn");
+    let mut all: Vec<&str> = args.to_vec();
+    all.extend(["--model", bundle.to_str().unwrap(), "--output", out.to_str().unwrap()]);
+    dream(&all);
+    std::fs::read_to_string(out).unwrap()
+}
+
+/// Compares the page's CSV with the CLI's TSV: same header and rows, the first `text` columns
+/// equal, the others within `tol`.
+fn assert_table_close(what: &str, web_csv: &str, cli_tsv: &str, text: usize, tol: f64) {
+    let (w, c): (Vec<&str>, Vec<&str>) = (web_csv.lines().collect(), cli_tsv.lines().collect());
+    assert_eq!(w.len(), c.len(), "{what}: rows\n{web_csv}");
+    assert_eq!(w[0], c[0].replace('\t', ","), "{what}: header");
+    for (wr, cr) in w.iter().zip(&c).skip(1) {
+        let (wf, cf): (Vec<&str>, Vec<&str>) = (wr.split(',').collect(), cr.split('\t').collect());
+        assert_eq!(wf.len(), cf.len(), "{what}: {wr} vs {cr}");
+        assert_eq!(wf[..text], cf[..text], "{what}: {wr} vs {cr}");
+        for k in text..wf.len() {
+            let (x, y): (f64, f64) = (wf[k].parse().unwrap(), cf[k].parse().unwrap());
+            assert!((x - y).abs() <= tol, "{what}: {wr} vs {cr} (tolerance {tol})");
+        }
+    }
+}
+
+/// Percent-encoding of a query value (everything but A–Z a–z 0–9 - _ . ~).
+fn percent_encode(s: &str) -> String {
+    s.bytes()
+        .map(|b| if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) { (b as char).to_string() } else { format!("%{b:02X}") })
+        .collect()
+}
+
+/// A transition (A↔G, C↔T) of the base at 1-based `pos` of `seq`: `(ref, alt)`.
+fn snv_at(seq: &str, pos: usize) -> (char, char) {
+    let r = seq.as_bytes()[pos - 1] as char;
+    (r, match r { 'A' => 'G', 'G' => 'A', 'C' => 'T', _ => 'C' })
 }
 
 fn assert_close(what: &str, a: &[f64], b: &[f64], tol: f64) {
@@ -436,6 +534,216 @@ async fn works_offline_after_first_visit() {
     b.stop().await;
 }
 
+/// Variant table panel on the CPU path: the CSV equals `dream variants` on the same table (SNVs,
+/// a deletion, an insertion); the table sorts by a header click; the example button fills a
+/// table that scores.
+#[tokio::test(flavor = "multi_thread")]
+#[ignore = "needs dist/ and chromium + chromium-driver; scripts/test.sh runs it"]
+async fn variants_panel_matches_dream_variants() {
+    let site = serve(dist());
+    let b = Browser::start(&[]).await;
+    b.open(&format!("{site}?backend=cpu")).await;
+    let mut rows: Vec<[String; 5]> = Vec::new();
+    for (id, seq, pos) in [("n1_50", NATIVE, 50), ("n1_30", NATIVE, 30), ("n2_60", NATIVE2, 60)] {
+        let (r, a) = snv_at(seq, pos);
+        rows.push([id.into(), seq.into(), pos.to_string(), r.to_string(), a.to_string()]);
+    }
+    rows.push(["n2_del40".into(), NATIVE2.into(), "40".into(), NATIVE2[39..41].into(), "-".into()]);
+    rows.push(["n1_ins70".into(), NATIVE.into(), "70".into(), NATIVE[69..70].into(), format!("{}GG", &NATIVE[69..70])]);
+    let table = |sep: &str| {
+        let mut t = ["id", "sequence", "position", "ref", "alt"].join(sep) + "\n";
+        for r in &rows {
+            t += &(r.join(sep) + "\n");
+        }
+        t
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("V.tsv");
+    std::fs::write(&input, table("\t")).unwrap();
+    let cli = dream_table(&["variants", "--input", input.to_str().unwrap()]);
+
+    b.type_into("variants-input", &table(",")).await;
+    let status = b.run_task("variants-button", "variants-status").await;
+    assert!(status.starts_with("done: 5 variants (7 distinct sequences)"), "{status}");
+    let web = b.fetch_link("variants-csv").await;
+    assert_table_close("variants CSV (web CPU vs dream variants)", &web, &cli, 1, 1e-4);
+
+    // The table: largest |delta| first, then by id after a click on its header.
+    let deltas = b.client.find_all(Locator::Css("[data-testid=\"variants-table\"] tbody tr td:nth-child(4)")).await.unwrap();
+    assert_eq!(deltas.len(), 5);
+    let mut abs = Vec::new();
+    for d in deltas {
+        abs.push(d.text().await.unwrap().parse::<f64>().unwrap().abs());
+    }
+    assert!(abs.windows(2).all(|w| w[0] >= w[1]), "sorted by |delta|: {abs:?}");
+    b.el("variants-sort-id").await.click().await.unwrap();
+    let first = b.wait_css("[data-testid=\"variants-table\"] tbody tr td", 10, |t| t == "n1_30").await;
+    assert_eq!(first, "n1_30");
+
+    // The example table (tab-separated, 6 variants of the example promoters) scores too.
+    b.el("variants-example").await.click().await.unwrap();
+    assert!(b.value("variants-input").await.starts_with("id\tsequence\tposition\tref\talt\n"));
+    let status = b.run_task("variants-button", "variants-status").await;
+    assert!(status.starts_with("done: 6 variants"), "{status}");
+    assert!(b.search().await.contains("task=variants"), "{}", b.search().await);
+    b.stop().await;
+}
+
+/// Motif tiling panel on the CPU path: Skn7 over one promoter = `dream tile --motif Skn7`; over
+/// two, a mean ± sd band and a CSV with a background column whose rows equal `dream tile` of
+/// each; the address records the task.
+#[tokio::test(flavor = "multi_thread")]
+#[ignore = "needs dist/ and chromium + chromium-driver; scripts/test.sh runs it"]
+async fn tiling_panel_matches_dream_tile() {
+    let site = serve(dist());
+    let b = Browser::start(&[]).await;
+    b.open(&format!("{site}?backend=cpu")).await;
+    b.set_sequences(NATIVE).await;
+    b.el("tile-known").await.select_by_value("Skn7").await.unwrap();
+    assert_eq!(b.value("tile-motif").await, "Skn7");
+    let status = b.run_task("tile-button", "tile-status").await;
+    assert!(status.starts_with("done: motif Skn7 (GTCTGGCCC) at 144 placements") && status.contains("145 sequences"), "{status}");
+    let lines = b.client.find_all(Locator::Css("[data-testid=\"tile-plot\"] polyline")).await.unwrap();
+    assert_eq!(lines.len(), 2, "one line per orientation");
+    let cli = dream_table(&["tile", "--sequence", NATIVE, "--motif", "Skn7"]);
+    let web = b.fetch_link("tile-csv").await;
+    assert_table_close("tiling CSV (web CPU vs dream tile)", &web, &cli, 2, 1e-4);
+    let search = b.search().await;
+    assert!(search.contains("task=tile") && search.contains("motif=Skn7") && search.contains("seq=TGCATT"), "{search}");
+
+    // Two backgrounds: the band, and a background column.
+    b.set_sequences(&format!("{NATIVE}\n{NATIVE2}\n")).await;
+    let status = b.run_task("tile-button", "tile-status").await;
+    assert!(status.contains("× 2 background(s), 290 sequences"), "{status}");
+    let bands = b.client.find_all(Locator::Css("[data-testid=\"tile-plot\"] polygon")).await.unwrap();
+    assert_eq!(bands.len(), 2, "a mean ± sd band per orientation");
+    let web = b.fetch_link("tile-csv").await;
+    assert!(web.starts_with("background,position,orientation,expression,delta\n"), "{web}");
+    let cli2 = dream_table(&["tile", "--sequence", NATIVE2, "--motif", "Skn7"]);
+    for (id, cli) in [("seq1", &cli), ("seq2", &cli2)] {
+        let rows: String = web.lines().filter_map(|l| l.strip_prefix(&format!("{id},"))).map(|l| format!("{l}\n")).collect();
+        let header = cli.lines().next().unwrap().replace('\t', ",");
+        assert_table_close(&format!("tiling of {id}"), &format!("{header}\n{rows}"), cli, 2, 1e-4);
+    }
+    b.stop().await;
+}
+
+/// WebGPU path (SwiftShader adapter) of the variant table and motif tiling panels: the chunked
+/// WebGPU predictions agree with `dream variants` / `dream tile` (CPU) to 1e-3, as predictions do.
+#[tokio::test(flavor = "multi_thread")]
+#[ignore = "needs dist/ and chromium + chromium-driver; scripts/test.sh runs it"]
+async fn webgpu_variants_and_tiling_match_cli() {
+    let site = serve(dist());
+    let b = Browser::start(&["--enable-unsafe-webgpu"]).await;
+    b.open(&site).await;
+    assert_eq!(b.text("backend-indicator").await, "webgpu", "note: {}", b.text("backend-note").await);
+    let (r, a) = snv_at(NATIVE, 50);
+    let table = format!("id,sequence,position,ref,alt\nv1,{NATIVE},50,{r},{a}\nv2,{NATIVE2},30,{},-\n", &NATIVE2[29..30]);
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("V.csv");
+    std::fs::write(&input, &table).unwrap();
+    b.type_into("variants-input", &table).await;
+    let status = b.run_task("variants-button", "variants-status").await;
+    assert!(status.starts_with("done: 2 variants"), "{status}");
+    let cli = dream_table(&["variants", "--input", input.to_str().unwrap()]);
+    assert_table_close("variants on WebGPU vs dream variants", &b.fetch_link("variants-csv").await, &cli, 1, 1e-3);
+
+    // A 16 bp region (20 placements: SwiftShader is slow) through the region field.
+    b.set_sequences(NATIVE).await;
+    b.type_into("tile-motif", "Ume6").await;
+    b.type_into("tile-region", "18-33").await;
+    let status = b.run_task("tile-button", "tile-status").await;
+    assert!(status.starts_with("done: motif Ume6 (AGCCGCC) at 20 placements") && status.ends_with("on WebGPU"), "{status}");
+    let cli = dream_table(&["tile", "--sequence", NATIVE, "--motif", "Ume6", "--region", "18-33"]);
+    assert_table_close("tiling on WebGPU vs dream tile", &b.fetch_link("tile-csv").await, &cli, 2, 1e-3);
+    assert_eq!(b.text("backend-indicator").await, "webgpu", "note: {}", b.text("backend-note").await);
+    b.stop().await;
+}
+
+/// Bad input in the variant table and motif tiling panels: a clear message naming the row or
+/// field, the text kept, and the page still predicts afterwards.
+#[tokio::test(flavor = "multi_thread")]
+#[ignore = "needs dist/ and chromium + chromium-driver; scripts/test.sh runs it"]
+async fn variants_and_tiling_bad_input_is_explained() {
+    let site = serve(dist());
+    let b = Browser::start(&[]).await;
+    b.open(&format!("{site}?backend=cpu")).await;
+    b.set_sequences(NATIVE).await;
+
+    // A motif with a letter that is not a base; a region outside the sequence.
+    b.type_into("tile-motif", "ACGX").await;
+    b.el("tile-button").await.click().await.unwrap();
+    let err = b.panel_error("tile-panel", "motif").await;
+    assert!(err.contains("motif \"ACGX\": character 'X' at position 4 is not A, C, G or T"), "{err}");
+    assert_eq!(b.value("tile-motif").await, "ACGX");
+    b.type_into("tile-motif", "Skn7").await;
+    b.type_into("tile-region", "100-200").await;
+    b.el("tile-button").await.click().await.unwrap();
+    let err = b.panel_error("tile-panel", "region").await;
+    assert!(err.contains("background 'seq1' (line 1): region 100-200 is not within the background sequence (1-110 bp)"), "{err}");
+    assert_eq!(b.value("tile-region").await, "100-200");
+
+    // Variant tables: a ref that does not match, a position outside the sequence, no rows, empty.
+    let (r, _) = snv_at(NATIVE, 50);
+    let wrong = if r == 'A' { 'C' } else { 'A' };
+    let header = "id,sequence,position,ref,alt\n";
+    let good = format!("ok,{NATIVE},50,{r},T\n");
+    let cases = [
+        (format!("{header}{good}bad_ref,{NATIVE},50,{wrong},G\n"), format!("line 3, column {}: ref {wrong} does not match the sequence, which has {r} at position 50", NATIVE.len() + 13)),
+        (format!("{header}{good}far,{NATIVE},500,A,G\n"), format!("line 3, column {}: position 500 (ref A) is outside the 110 bp sequence", NATIVE.len() + 6)),
+        (header.to_string(), "the variant table has a header but no rows".to_string()),
+        ("  \n".to_string(), "no variants: paste a table with the header".to_string()),
+    ];
+    for (text, expect) in &cases {
+        b.type_into("variants-input", text).await;
+        b.el("variants-button").await.click().await.unwrap();
+        let err = b.panel_error("variants-panel", expect).await;
+        assert!(err.starts_with("Cannot read the variant table"), "{err}");
+        assert_eq!(&b.value("variants-input").await, text);
+    }
+
+    // Still alive: a prediction runs, and the tiling error's text stays as typed.
+    assert_close("after bad panel input", &b.predict(1).await, &dream_predict("dream-cnn", &[NATIVE]), 1e-4);
+    assert_eq!(b.value("sequence-input").await, NATIVE);
+    b.stop().await;
+}
+
+/// The address reproduces a view: `?backend=cpu&task=predict&seq=<FASTA>` fills the box and
+/// predicts as `dream predict`; running a task writes the address back; sequences over ~8 kB stay
+/// out of it, with a note.
+#[tokio::test(flavor = "multi_thread")]
+#[ignore = "needs dist/ and chromium + chromium-driver; scripts/test.sh runs it"]
+async fn url_reproduces_the_view() {
+    let site = serve(dist());
+    let b = Browser::start(&[]).await;
+    let fasta = format!(">YDL047W.5 native\n{NATIVE}\n");
+    b.open(&format!("{site}?backend=cpu&task=predict&seq={}", percent_encode(&fasta))).await;
+    b.wait_text("predict-runs", 120, |t| t == "1").await;
+    assert_eq!(b.value("sequence-input").await, fasta);
+    let values = b.client.find_all(Locator::Css("[data-testid=\"prediction-value\"]")).await.unwrap();
+    assert_eq!(values.len(), 1);
+    let web: f64 = values[0].text().await.unwrap().parse().unwrap();
+    assert_close("URL prediction vs dream predict", &[web], &dream_predict("dream-cnn", &[NATIVE]), 1e-4);
+    let search = b.search().await;
+    assert!(search.starts_with("?backend=cpu&model=dream-cnn&task=predict&seq=%3EYDL047W.5%20native%0ATGCATT"), "{search}");
+    assert!(b.text("url-note").await.is_empty());
+
+    // Over 8 kB of sequences: predicted, but the link leaves them out and says so.
+    let many: String = (1..=70).map(|i| format!(">s{i}\n{NATIVE}\n")).collect();
+    b.paste_into("sequence-input", &many).await;
+    b.predict(70).await;
+    let search = b.search().await;
+    assert!(search.contains("task=predict") && !search.contains("seq="), "{search}");
+    assert!(b.text("url-note").await.contains("not the sequences"), "{}", b.text("url-note").await);
+
+    // A tiling link.
+    b.open(&format!("{site}?backend=cpu&model=dream-cnn&task=tile&motif=Mga1&seq={NATIVE}")).await;
+    let status = b.wait_text("tile-status", 300, |t| t.starts_with("done") || t.starts_with("failed")).await;
+    assert!(status.starts_with("done: motif Mga1 (TTCT) at 154 placements"), "{status}");
+    assert_eq!(b.value("tile-motif").await, "Mga1");
+    b.stop().await;
+}
+
 /// Browser timings per model on the CPU (WebAssembly) path, and WebGPU with `--webgpu` in
 /// `DREAM_BENCH_WEB`: navigation → model ready, one prediction, the SNV scan of a 110 bp
 /// promoter (80 bp region: 240 SNVs + reference, forward and reverse complement). Prints a
@@ -503,5 +811,154 @@ async fn page_screenshot() {
     let path = std::env::var_os("DREAM_SCREENSHOT").map(PathBuf::from).unwrap_or_else(|| root().join("docs/web-screenshot.png"));
     std::fs::write(&path, png).unwrap();
     println!("screenshot: {}", path.display());
+    b.stop().await;
+}
+
+/// Sets a text field as typing would (value, then an `input` event; WebDriver's clear fires
+/// none, so an emptied field would keep its old value in the page's state).
+async fn set_field(b: &Browser, testid: &str, text: &str) {
+    let e = b.el(testid).await;
+    b.client
+        .execute(
+            "arguments[0].value = arguments[1]; arguments[0].dispatchEvent(new Event('input', { bubbles: true }));",
+            vec![serde_json::to_value(&e).unwrap(), json!(text)],
+        )
+        .await
+        .unwrap();
+}
+
+/// Design panel (CPU path): the greedy trajectory and its CSV equal `dream design` on the same
+/// bundle (1e-4); the attribution logo and its CSV equal `dream ism --attribution`; bad settings
+/// are explained with the field named and the text kept; Cancel stops a running design and the
+/// page still predicts afterwards.
+#[tokio::test(flavor = "multi_thread")]
+#[ignore = "needs dist/ and chromium + chromium-driver; scripts/test.sh runs it"]
+async fn design_and_attribution_match_dream_cli() {
+    let site = serve(dist());
+    let b = Browser::start(&[]).await;
+    b.open(&format!("{site}?backend=cpu")).await;
+    b.pool_ready().await;
+    let bundle = root().join("public/models/dream-cnn");
+    let model = bundle.to_str().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+
+    // Greedy design, k = 2, protected 18-19: CSV = dream design.
+    b.set_sequences(NATIVE).await;
+    set_field(&b, "design-k", "2").await;
+    set_field(&b, "design-protect", "18-19").await;
+    b.el("design-button").await.click().await.unwrap();
+    let status = b.wait_text("design-status", 300, |t| t.starts_with("done") || t.starts_with("failed")).await;
+    assert!(status.starts_with("done: expression"), "{status}");
+    let web = b.fetch_link("design-csv").await;
+    let out = dir.path().join("design.tsv");
+    dream(&["design", "--model", model, "--sequence", NATIVE, "--goal", "max", "--max-edits", "2", "--seed", "0", "--protect", "18-19", "--output", out.to_str().unwrap()]);
+    let cli = std::fs::read_to_string(&out).unwrap();
+    let (w, c): (Vec<&str>, Vec<&str>) = (web.lines().collect(), cli.lines().collect());
+    assert_eq!(w.len(), c.len(), "steps: {web} vs {cli}");
+    assert_eq!(w[0], c[0].replace('\t', ","));
+    for (wr, cr) in w.iter().zip(&c).skip(1) {
+        let (wf, cf): (Vec<&str>, Vec<&str>) = (wr.split(',').collect(), cr.split('\t').collect());
+        assert_eq!((wf[0], wf[1], wf[3]), (cf[0], cf[1], cf[3]), "step, sequence, changes");
+        let (x, y): (f64, f64) = (wf[2].parse().unwrap(), cf[2].parse().unwrap());
+        assert!((x - y).abs() <= 1e-4, "{wr} vs {cr}");
+    }
+    let points = b.client.find_all(Locator::Css("[data-testid=\"design-plot\"] circle")).await.unwrap();
+    assert_eq!(points.len(), c.len() - 1);
+    let marks = b.client.find_all(Locator::Css("[data-testid=\"design-sequence\"] mark")).await.unwrap();
+    assert_eq!(marks.len(), 2, "the two substituted bases are marked");
+
+    // Bad settings: the field named, the sequence box untouched.
+    for (field, value, want) in [
+        ("design-k", "81", "81 edits asked, but the editable region 18-97 has only 78 editable position(s) (2 protected)"),
+        ("design-k", "two", "substitutions (k): \"two\" is not a whole number"),
+        ("design-protect", "0-3", "protected positions: \"0-3\" is not a 1-based position"),
+        ("design-region", "90-200", "editable region 90-200 is not within the sequence (1-110 bp)"),
+    ] {
+        set_field(&b, "design-k", "2").await;
+        set_field(&b, "design-protect", "18-19").await;
+        set_field(&b, "design-region", "").await;
+        set_field(&b, field, value).await;
+        b.el("design-button").await.click().await.unwrap();
+        let err = b.wait_text("design-panel", 10, |t| t.contains("Cannot design")).await;
+        assert!(err.contains(want), "{field}={value}: {err}");
+        assert_eq!(b.el("sequence-input").await.prop("value").await.unwrap().unwrap(), NATIVE);
+    }
+
+    // Cancel: a long design stops after the round in flight; the page still predicts.
+    set_field(&b, "design-region", "").await;
+    set_field(&b, "design-protect", "").await;
+    set_field(&b, "design-k", "20").await;
+    b.el("design-button").await.click().await.unwrap();
+    b.wait_text("design-status", 120, |t| t.contains("round 2,")).await;
+    b.el("design-cancel").await.click().await.unwrap();
+    let status = b.wait_text("design-status", 120, |t| !t.starts_with("designing")).await;
+    assert!(status.starts_with("cancelled after"), "{status}");
+    let web = b.predict(1).await;
+    assert_close("prediction after a cancelled design", &web, &dream_predict("dream-cnn", &[NATIVE]), 1e-4);
+
+    // Attribution under the heatmap = dream ism --attribution (and one letter per position).
+    b.el("ism-button").await.click().await.unwrap();
+    let status = b.wait_text("ism-status", 300, |t| t.contains("done") || t.contains("failed")).await;
+    assert!(status.starts_with("done: 240 SNVs"), "{status}");
+    let letters = b.client.find_all(Locator::Css("[data-testid=\"ism-logo\"] text[data-tip]")).await.unwrap();
+    let web = b.fetch_link("ism-attribution-csv").await;
+    let (ism, att) = (dir.path().join("ism.tsv"), dir.path().join("att.tsv"));
+    dream(&["ism", "--model", model, "--sequence", NATIVE, "--region", "18-97", "--output", ism.to_str().unwrap(), "--attribution", att.to_str().unwrap()]);
+    let cli = std::fs::read_to_string(&att).unwrap();
+    let (w, c): (Vec<&str>, Vec<&str>) = (web.lines().collect(), cli.lines().collect());
+    assert_eq!(w.len(), 81, "{web}");
+    assert_eq!(w[0], c[0].replace('\t', ","));
+    for (wr, cr) in w.iter().zip(&c).skip(1) {
+        let (wf, cf): (Vec<&str>, Vec<&str>) = (wr.split(',').collect(), cr.split('\t').collect());
+        assert_eq!(wf[..2], cf[..2]);
+        let (x, y): (f64, f64) = (wf[2].parse().unwrap(), cf[2].parse().unwrap());
+        assert!((x - y).abs() <= 1e-4, "{wr} vs {cr}");
+    }
+    assert!(letters.len() >= 70 && letters.len() <= 80, "{} letters", letters.len());
+    let svg = b.fetch_link("ism-logo-svg").await;
+    assert!(svg.starts_with("<svg") && svg.contains("ISM attribution"), "{svg}");
+    b.stop().await;
+}
+
+/// Screenshots of the interpretation panels (SNV scan with its attribution logo, variant table,
+/// motif tiling, design) to `docs/panel-*.png`, for the README. Run by `scripts/bench-web.sh`.
+#[tokio::test(flavor = "multi_thread")]
+#[ignore = "writes docs/panel-*.png; scripts/bench-web.sh runs it"]
+async fn panel_screenshots() {
+    let site = serve(dist());
+    let b = Browser::start(&["--window-size=1300,1800"]).await;
+    b.open(&format!("{site}?backend=cpu")).await;
+    b.pool_ready().await;
+    let shot = |name: &'static str, testid: &'static str| {
+        let b = &b;
+        async move {
+            let el = b.el(testid).await;
+            b.client.execute("arguments[0].scrollIntoView();", vec![serde_json::to_value(&el).unwrap()]).await.unwrap();
+            let png = el.screenshot().await.unwrap();
+            let path = root().join(format!("docs/panel-{name}.png"));
+            std::fs::write(&path, png).unwrap();
+            println!("screenshot: {}", path.display());
+        }
+    };
+    b.set_sequences(NATIVE).await;
+    b.el("ism-button").await.click().await.unwrap();
+    b.wait_text("ism-status", 300, |t| t.contains("done")).await;
+    shot("snv-scan", "scan-panel").await;
+    b.el("variants-example").await.click().await.unwrap();
+    b.el("variants-button").await.click().await.unwrap();
+    b.wait_text("variants-status", 120, |t| t.contains("done")).await;
+    shot("variants", "variants-panel").await;
+    let buttons = b.client.find_all(Locator::Css("button.example")).await.unwrap();
+    buttons.last().unwrap().click().await.unwrap();
+    let motif = b.el("tile-motif").await;
+    motif.clear().await.unwrap();
+    motif.send_keys("Skn7").await.unwrap();
+    b.el("tile-button").await.click().await.unwrap();
+    b.wait_text("tile-status", 300, |t| t.contains("done")).await;
+    shot("tiling", "tile-panel").await;
+    b.set_sequences(NATIVE).await;
+    b.el("design-button").await.click().await.unwrap();
+    b.wait_text("design-status", 300, |t| t.starts_with("done")).await;
+    shot("design", "design-panel").await;
     b.stop().await;
 }

@@ -85,10 +85,12 @@ pub fn bad_characters(text: &str) -> Vec<BadChar> {
     out
 }
 
-fn located(e: &InputError) -> String {
-    // seqio's messages start with "FILE:LINE:COL: "; the page has no file name.
+/// A reading error of a text box in the page's words: `line L, column C: …` (seqio's messages
+/// start with `FILE:LINE:COL: `, and the box has no file name; `file` is the name given to
+/// the reader).
+pub fn located(e: &InputError, file: &str) -> String {
     let s = e.to_string();
-    let message = s.strip_prefix("input:").unwrap_or(&s).trim_start();
+    let message = s.strip_prefix(&format!("{file}:")).unwrap_or(&s).trim_start();
     match (e.line(), e.column()) {
         (Some(l), Some(c)) => {
             let rest = message.split_once(": ").map_or(message, |(_, r)| r);
@@ -117,7 +119,7 @@ pub fn read_input(text: &str, processor: &DataProcessor) -> Result<Vec<Entry>, I
         });
     }
     let file = read_sequence_file("input", text.as_bytes())
-        .map_err(|e| InputProblem { message: located(&e), line: e.line(), bad_chars: bad_chars.clone() })?;
+        .map_err(|e| InputProblem { message: located(&e, "input"), line: e.line(), bad_chars: bad_chars.clone() })?;
     let mut entries = Vec::with_capacity(file.records.len());
     for r in file.records {
         let len = r.sequence.chars().count();
@@ -150,6 +152,27 @@ pub fn read_input(text: &str, processor: &DataProcessor) -> Result<Vec<Entry>, I
 /// replaced by plasmid sequence all the same): worth a note on the page.
 pub fn without_adapter(entries: &[Entry]) -> Vec<&Entry> {
     entries.iter().filter(|e| e.form == InputForm::Challenge && !e.sequence.starts_with(ADAPTER_5P)).collect()
+}
+
+/// Reads an optional region field, `FROM-TO` (1-based, inclusive; `–` or `..` also separate);
+/// empty = `None` (the default region).
+///
+/// # Errors
+/// What is wrong with the text, quoting it.
+pub fn parse_region(text: &str) -> Result<Option<(usize, usize)>, String> {
+    let t = text.trim();
+    if t.is_empty() {
+        return Ok(None);
+    }
+    let expected = || format!("region {t:?}: expected FROM-TO (1-based positions, inclusive), e.g. 18-97");
+    let (a, b) = t.split_once("..").or_else(|| t.split_once(['-', '–'])).ok_or_else(expected)?;
+    let (Ok(a), Ok(b)) = (a.trim().parse::<usize>(), b.trim().parse::<usize>()) else {
+        return Err(expected());
+    };
+    if a == 0 || b < a {
+        return Err(format!("region {t:?}: positions are 1-based and FROM ≤ TO"));
+    }
+    Ok(Some((a, b)))
 }
 
 /// The positions where two equal-length sequences differ, as `POS REF>ALT` (1-based).
@@ -214,6 +237,18 @@ mod tests {
         assert!(read_input("  \n\n", &p).unwrap_err().message.starts_with("no sequence"));
         let no_adapter = read_input(&NATIVE[1..], &p).unwrap();
         assert_eq!(without_adapter(&no_adapter).len(), 1);
+    }
+
+    #[test]
+    fn regions() {
+        assert_eq!(parse_region(" "), Ok(None));
+        assert_eq!(parse_region("18-97"), Ok(Some((18, 97))));
+        assert_eq!(parse_region(" 18 – 97 "), Ok(Some((18, 97))));
+        assert_eq!(parse_region("5..9"), Ok(Some((5, 9))));
+        assert!(parse_region("18").unwrap_err().contains("expected FROM-TO"));
+        assert!(parse_region("a-b").unwrap_err().contains("\"a-b\""));
+        assert!(parse_region("0-5").unwrap_err().contains("1-based"));
+        assert!(parse_region("9-5").unwrap_err().contains("FROM ≤ TO"));
     }
 
     #[test]

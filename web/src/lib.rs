@@ -2,21 +2,37 @@
 //! static `dist/`).
 //!
 //! - [`input`]: the sequence box (raw or FASTA; the 80 / 110 / 150 bp rule) — pure, tested natively.
-//! - [`render`]: the 18-bin bar chart and SNV heatmap as SVG, CSV tables — pure, tested natively.
-//! - [`examples`]: native yeast promoters from the DREAM test set for the example buttons.
+//! - [`render`]: the 18-bin bar chart, SNV heatmap and motif tiling plot as SVG, CSV tables, the
+//!   variant table's sort order — pure, tested natively.
+//! - [`examples`]: native yeast promoters from the DREAM test set for the example buttons, and an
+//!   example variant table.
+//! - [`trajectory`]: a design's trajectory plot (SVG) and its changed bases — pure.
+//! - [`urlstate`]: the view in the address (`?model=…&task=scan&seq=…`), parsed and written — pure.
+//! - [`plans`]: the variant table and motif tiling inputs read and planned into model windows — pure.
 //! - `engine` (wasm32): WebGPU detection, burn-wgpu or CPU model, bundle fetching, async batches.
-//! - `app` (wasm32): the page.
+//! - `state` (wasm32): the shared state of signals, the loaded model, prediction helpers.
+//! - `components` (wasm32): one component per task (model bar, model card, sequences,
+//!   predictions, SNV scan + attribution logo, alleles, variant table, motif tiling, design).
+//! - `app` (wasm32): the page, laying out the components.
 //!
-//! Prediction, ISM and bundle checks are `prixfixe`'s, the same code as the `dream` CLI.
+//! Prediction, ISM, variant scoring, motif tiling and bundle checks are `prixfixe`'s, the same
+//! code as the `dream` CLI.
 
 pub mod examples;
 pub mod input;
+pub mod plans;
 pub mod render;
+pub mod trajectory;
+pub mod urlstate;
 
 #[cfg(target_arch = "wasm32")]
 pub mod app;
 #[cfg(target_arch = "wasm32")]
+pub mod components;
+#[cfg(target_arch = "wasm32")]
 pub mod engine;
+#[cfg(target_arch = "wasm32")]
+pub mod state;
 
 /// Mounts the page on `<body>`; in a Web Worker (no document: see `assets/dream-worker.js`) it
 /// does nothing, the worker calls [`worker_load`] and [`worker_predict`].

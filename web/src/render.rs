@@ -1,9 +1,12 @@
-//! Pictures and tables of results as text: the 18-bin distribution and the SNV effect heatmap as
-//! SVG, predictions as CSV. Pure functions (tested natively); the page inserts the SVG.
+//! Pictures and tables of results as text: the 18-bin distribution, the SNV effect heatmap and
+//! the motif tiling plot as SVG, predictions and tilings as CSV, the order of the variant table.
+//! Pure functions (tested natively); the page inserts the SVG.
 
 use std::fmt::Write;
 
 use prixfixe::predictor::{Prediction, VariantEffect};
+use prixfixe::tiling::{tile_bands, tile_table, Orientation, TileEffect};
+use prixfixe::variants::VariantScore;
 use prixfixe::N_BINS;
 
 use crate::input::Entry;
@@ -127,7 +130,7 @@ pub fn predictions_csv(entries: &[Entry], predictions: &[Prediction]) -> String 
     }
     s.push('\n');
     for (e, p) in entries.iter().zip(predictions) {
-        let id = if e.id.contains([',', '"']) { format!("\"{}\"", e.id.replace('"', "\"\"")) } else { e.id.clone() };
+        let id = csv_field(&e.id);
         let _ = write!(s, "{id},{},{},{:.6},{:.6},{:.6}", e.sequence.len(), e.form_name(), p.expression, p.forward, p.reverse);
         for q in &p.probs {
             let _ = write!(s, ",{q:.6}");
@@ -135,6 +138,220 @@ pub fn predictions_csv(entries: &[Entry], predictions: &[Prediction]) -> String 
         s.push('\n');
     }
     s
+}
+
+/// A CSV field: quoted (with `"` doubled) when it holds a comma, a quote or a line break.
+pub fn csv_field(s: &str) -> String {
+    if s.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", s.replace('"', "\"\""))
+    } else {
+        s.to_string()
+    }
+}
+
+/// A motif tiling as CSV: for one background exactly `prixfixe::tiling::tile_table(effects, ',')`
+/// (what `dream tile` writes, comma-separated); for several, a first column `background` (the
+/// background's id) before the same columns.
+pub fn tiling_csv(tilings: &[(String, Vec<TileEffect>)]) -> String {
+    match tilings {
+        [(_, effects)] => tile_table(effects, ','),
+        _ => {
+            let mut out = String::from("background,");
+            for (i, (id, effects)) in tilings.iter().enumerate() {
+                let table = tile_table(effects, ',');
+                let mut lines = table.lines();
+                let header = lines.next().unwrap_or_default();
+                if i == 0 {
+                    out.push_str(header);
+                    out.push('\n');
+                }
+                let id = csv_field(id);
+                for l in lines {
+                    let _ = writeln!(out, "{id},{l}");
+                }
+            }
+            if tilings.is_empty() {
+                out.push_str("position,orientation,expression,delta\n");
+            }
+            out
+        }
+    }
+}
+
+/// A round axis step (1, 2 or 5 × a power of ten) near `raw`.
+fn nice_step(raw: f32) -> f32 {
+    if raw.is_nan() || raw <= 0.0 || raw.is_infinite() {
+        return 1.0;
+    }
+    let p = 10f64.powi(f64::from(raw).log10().floor() as i32);
+    let m = f64::from(raw) / p;
+    (p * if m < 1.5 { 1.0 } else if m < 3.5 { 2.0 } else if m < 7.5 { 5.0 } else { 10.0 }) as f32
+}
+
+/// Line colours of the two orientations (`+`, `−`).
+pub const ORIENTATION_COLOURS: [&str; 2] = ["#1f5fa8", "#d95f02"];
+
+fn orientation_index(o: Orientation) -> usize {
+    match o {
+        Orientation::Forward => 0,
+        Orientation::Reverse => 1,
+    }
+}
+
+/// Line plot of a motif tiling: the predicted change of expression (delta vs the background)
+/// by where the motif starts, one line per orientation (`+` the motif, `−` its reverse
+/// complement). One background: x = 1-based position in it, a point per placement (with a
+/// `<title>`). Several: x = 0-based offset from the region start (backgrounds of different
+/// forms line up), the mean delta over backgrounds and a mean ± sd band
+/// (`prixfixe::tiling::tile_bands`).
+pub fn tiling_svg(tilings: &[Vec<TileEffect>]) -> String {
+    // (orientation index, x, y, y_lo, y_hi)
+    let mut points: Vec<(usize, f32, f32, f32, f32)> = Vec::new();
+    let several = tilings.len() > 1;
+    if several {
+        for b in tile_bands(tilings) {
+            points.push((orientation_index(b.orientation), b.offset as f32, b.mean, b.mean - b.sd, b.mean + b.sd));
+        }
+    } else {
+        for e in tilings.iter().flatten() {
+            let p = e.placement;
+            points.push((orientation_index(p.orientation), p.position as f32, e.delta, e.delta, e.delta));
+        }
+    }
+    if points.is_empty() {
+        return String::from("<svg class=\"tiling\" width=\"0\" height=\"0\"></svg>");
+    }
+    let (w, h, left, right, top, bottom) = (760.0_f32, 260.0_f32, 52.0_f32, 12.0_f32, 12.0_f32, 40.0_f32);
+    let x_min = points.iter().map(|p| p.1).fold(f32::INFINITY, f32::min);
+    let x_max = points.iter().map(|p| p.1).fold(f32::NEG_INFINITY, f32::max);
+    let mut y_min = points.iter().map(|p| p.3).fold(0.0_f32, f32::min);
+    let mut y_max = points.iter().map(|p| p.4).fold(0.0_f32, f32::max);
+    if (y_max - y_min).is_nan() || y_max - y_min <= 1e-6 {
+        y_min -= 0.1;
+        y_max += 0.1;
+    }
+    let pad = (y_max - y_min) * 0.05;
+    let (y_min, y_max) = (y_min - pad, y_max + pad);
+    let x_span = (x_max - x_min).max(1.0);
+    let sx = |x: f32| left + (x - x_min) / x_span * (w - left - right);
+    let sy = |y: f32| top + (y_max - y) / (y_max - y_min) * (h - top - bottom);
+    let what = if several { "offset from the region start" } else { "position of the motif's first base" };
+    let mut s = format!(
+        r#"<svg class="tiling" viewBox="0 0 {w} {h}" width="{w}" height="{h}" role="img" aria-label="motif tiling: predicted expression change by {what}">"#
+    );
+    // Axes, zero line, ticks.
+    let _ = write!(s, r#"<line class="axis" x1="{left}" y1="{top}" x2="{left}" y2="{:.1}"/>"#, h - bottom);
+    let _ = write!(s, r#"<line class="zero" x1="{left}" y1="{:.1}" x2="{:.1}" y2="{:.1}"/>"#, sy(0.0), w - right, sy(0.0));
+    let y_step = nice_step((y_max - y_min) / 4.0);
+    let mut k = (y_min / y_step).ceil() as i32;
+    while k as f32 * y_step <= y_max {
+        let y = k as f32 * y_step;
+        let label = if k == 0 { "0".to_string() } else { format!("{y:+.*}", (-y_step.log10().floor()).max(0.0) as usize) };
+        let _ = write!(s, r#"<text class="tick" x="{:.1}" y="{:.1}" text-anchor="end">{label}</text>"#, left - 4.0, sy(y) + 3.0);
+        k += 1;
+    }
+    let step = if x_span > 100.0 { 20.0 } else if x_span > 40.0 { 10.0 } else { 5.0 };
+    let mut t = (x_min / step).ceil() * step;
+    while t <= x_max {
+        let _ = write!(s, r#"<text class="tick" x="{:.1}" y="{:.1}" text-anchor="middle">{t}</text>"#, sx(t), h - bottom + 13.0);
+        t += step;
+    }
+    let _ = write!(
+        s,
+        r#"<text class="lab" x="{:.1}" y="{:.1}" text-anchor="middle">{what}</text><text class="lab" x="12" y="{:.1}" transform="rotate(-90 12 {:.1})" text-anchor="middle">delta (expression bins)</text>"#,
+        (left + w - right) / 2.0,
+        h - 8.0,
+        (top + h - bottom) / 2.0,
+        (top + h - bottom) / 2.0
+    );
+    for (o, name) in [(0, "+ (motif)"), (1, "− (reverse complement)")] {
+        let mut line: Vec<&(usize, f32, f32, f32, f32)> = points.iter().filter(|p| p.0 == o).collect();
+        line.sort_by(|a, b| a.1.total_cmp(&b.1));
+        if line.is_empty() {
+            continue;
+        }
+        let colour = ORIENTATION_COLOURS[o];
+        if several {
+            let upper = line.iter().map(|p| format!("{:.1},{:.1}", sx(p.1), sy(p.4)));
+            let lower = line.iter().rev().map(|p| format!("{:.1},{:.1}", sx(p.1), sy(p.3)));
+            let _ = write!(s, r#"<polygon class="band" fill="{colour}" fill-opacity="0.18" points="{}"/>"#, upper.chain(lower).collect::<Vec<_>>().join(" "));
+        }
+        let pts: Vec<String> = line.iter().map(|p| format!("{:.1},{:.1}", sx(p.1), sy(p.2))).collect();
+        let _ = write!(s, r#"<polyline class="line" fill="none" stroke="{colour}" stroke-width="1.5" points="{}"/>"#, pts.join(" "));
+        for p in &line {
+            let tip = if several {
+                format!("offset {} ({}): mean delta {:+.3}, sd {:.3}", p.1, if o == 0 { '+' } else { '-' }, p.2, (p.4 - p.2))
+            } else {
+                format!("position {} ({}): delta {:+.3}", p.1, if o == 0 { '+' } else { '-' }, p.2)
+            };
+            let _ = write!(s, r#"<circle cx="{:.1}" cy="{:.1}" r="2" fill="{colour}" data-tip="{tip}"><title>{tip}</title></circle>"#, sx(p.1), sy(p.2));
+        }
+        let ly = top + 4.0 + o as f32 * 14.0;
+        let _ = write!(
+            s,
+            r#"<line x1="{:.1}" y1="{ly:.1}" x2="{:.1}" y2="{ly:.1}" stroke="{colour}" stroke-width="2"/><text class="lab" x="{:.1}" y="{:.1}">{name}{}</text>"#,
+            w - right - 250.0,
+            w - right - 232.0,
+            w - right - 226.0,
+            ly + 4.0,
+            if several { ", mean ± sd" } else { "" }
+        );
+    }
+    s.push_str("</svg>");
+    s
+}
+
+/// A column of the variant table to sort by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum VariantSort {
+    /// The row's id (text).
+    Id,
+    /// Predicted expression of the reference.
+    Reference,
+    /// Predicted expression of the alternative.
+    Alternative,
+    /// The variant effect, alternative − reference.
+    Delta,
+    /// Its size, |delta| (the default: the largest effects first).
+    Effect,
+}
+
+impl VariantSort {
+    /// The order after a click on the header of `clicked` (`descending` second): the same
+    /// column again reverses; the delta header goes |delta| ↓ → delta ↓ → delta ↑ → |delta| ↓;
+    /// a new column starts ascending for the id, descending for numbers.
+    pub fn after_click(current: (Self, bool), clicked: Self) -> (Self, bool) {
+        match (current, clicked) {
+            ((Self::Effect, true), Self::Delta | Self::Effect) => (Self::Delta, true),
+            ((Self::Delta, true), Self::Delta) => (Self::Delta, false),
+            (_, Self::Delta | Self::Effect) => (Self::Effect, true),
+            ((c, d), k) if c == k => (c, !d),
+            (_, Self::Id) => (Self::Id, false),
+            (_, k) => (k, true),
+        }
+    }
+}
+
+/// Row indices of `scores` in the order of `key` (`descending` or not); ties keep the table's
+/// order.
+pub fn variant_order(scores: &[VariantScore], key: VariantSort, descending: bool) -> Vec<usize> {
+    let mut idx: Vec<usize> = (0..scores.len()).collect();
+    let num = |s: &VariantScore| match key {
+        VariantSort::Reference => s.reference,
+        VariantSort::Alternative => s.alternative,
+        VariantSort::Delta => s.delta(),
+        VariantSort::Effect | VariantSort::Id => s.delta().abs(),
+    };
+    idx.sort_by(|&a, &b| {
+        let (x, y) = (&scores[a], &scores[b]);
+        let o = if key == VariantSort::Id { x.id.cmp(&y.id) } else { num(x).total_cmp(&num(y)) };
+        if descending {
+            o.reverse()
+        } else {
+            o
+        }
+    });
+    idx
 }
 
 #[cfg(test)]
@@ -170,6 +387,77 @@ mod tests {
         assert!(svg.contains("position 2 C>A: prediction 5.500, delta +0.500 (reference 5.000)"));
         assert!(svg.contains("fill=\"#b2182b\""), "largest gain gets the full red");
         assert!(svg.contains("fill=\"#2166ac\""), "largest loss gets the full blue");
+    }
+
+    fn tile(position: usize, orientation: Orientation, delta: f32) -> TileEffect {
+        use prixfixe::tiling::Placement;
+        TileEffect { placement: Placement { position, offset: position - 18, orientation }, expression: 5.0 + delta, delta }
+    }
+
+    #[test]
+    fn tiling_plot_has_a_line_per_orientation_and_bands_for_several_backgrounds() {
+        let one: Vec<TileEffect> = (18..=22)
+            .map(|p| tile(p, Orientation::Forward, 0.1 * (p - 18) as f32))
+            .chain((18..=22).map(|p| tile(p, Orientation::Reverse, -0.2)))
+            .collect();
+        let svg = tiling_svg(std::slice::from_ref(&one));
+        assert_eq!(svg.matches("<polyline ").count(), 2);
+        assert_eq!(svg.matches("<polygon ").count(), 0, "no band for one background");
+        assert_eq!(svg.matches("<circle ").count(), 10);
+        assert!(svg.contains("position 22 (+): delta +0.400"), "{svg}");
+        assert!(svg.contains("position 18 (-): delta -0.200"));
+        assert!(svg.contains(ORIENTATION_COLOURS[0]) && svg.contains(ORIENTATION_COLOURS[1]));
+
+        let other: Vec<TileEffect> = one.iter().map(|e| TileEffect { delta: e.delta + 0.2, ..*e }).collect();
+        let svg = tiling_svg(&[one.clone(), other]);
+        assert_eq!(svg.matches("<polygon ").count(), 2, "one mean ± sd band per orientation");
+        assert_eq!(svg.matches("<polyline ").count(), 2);
+        assert!(svg.contains("offset 0 (+): mean delta +0.100, sd 0.141"), "{svg}");
+        assert!(svg.contains("offset from the region start"));
+        assert_eq!(tiling_svg(&[]), "<svg class=\"tiling\" width=\"0\" height=\"0\"></svg>");
+        // A flat tiling (all deltas 0) still draws.
+        let flat: Vec<TileEffect> = one.iter().map(|e| TileEffect { delta: 0.0, ..*e }).collect();
+        assert!(!tiling_svg(&[flat]).contains("NaN"));
+        assert_eq!((nice_step(0.3), nice_step(0.07), nice_step(4.0), nice_step(0.0)), (0.2, 0.05, 5.0, 1.0));
+    }
+
+    #[test]
+    fn tiling_csv_is_dream_tile_and_names_backgrounds() {
+        let a = vec![tile(18, Orientation::Forward, 0.5), tile(18, Orientation::Reverse, -0.25)];
+        let csv = tiling_csv(&[("a".into(), a.clone())]);
+        assert_eq!(csv, tile_table(&a, ','));
+        let csv = tiling_csv(&[("a".into(), a.clone()), ("b,c".into(), a)]);
+        let lines: Vec<&str> = csv.lines().collect();
+        assert_eq!(lines.len(), 5);
+        assert_eq!(lines[0], "background,position,orientation,expression,delta");
+        assert_eq!(lines[1], "a,18,+,5.500000,0.500000");
+        assert_eq!(lines[4], "\"b,c\",18,-,4.750000,-0.250000");
+    }
+
+    #[test]
+    fn variant_table_sorts_by_any_column() {
+        let v = |id: &str, r: f32, a: f32| VariantScore { id: id.into(), reference: r, alternative: a };
+        let s = vec![v("b", 5.0, 5.5), v("a", 6.0, 4.0), v("c", 4.0, 4.1)];
+        assert_eq!(variant_order(&s, VariantSort::Effect, true), vec![1, 0, 2]);
+        assert_eq!(variant_order(&s, VariantSort::Delta, true), vec![0, 2, 1]);
+        assert_eq!(variant_order(&s, VariantSort::Delta, false), vec![1, 2, 0]);
+        assert_eq!(variant_order(&s, VariantSort::Id, false), vec![1, 0, 2]);
+        assert_eq!(variant_order(&s, VariantSort::Reference, true), vec![1, 0, 2]);
+        assert_eq!(variant_order(&s, VariantSort::Alternative, false), vec![1, 2, 0]);
+        use VariantSort::*;
+        assert_eq!(VariantSort::after_click((Effect, true), Delta), (Delta, true));
+        assert_eq!(VariantSort::after_click((Delta, true), Delta), (Delta, false));
+        assert_eq!(VariantSort::after_click((Delta, false), Delta), (Effect, true));
+        assert_eq!(VariantSort::after_click((Effect, true), Id), (Id, false));
+        assert_eq!(VariantSort::after_click((Id, false), Id), (Id, true));
+        assert_eq!(VariantSort::after_click((Id, false), Reference), (Reference, true));
+        assert_eq!(VariantSort::after_click((Reference, true), Reference), (Reference, false));
+    }
+
+    #[test]
+    fn csv_fields_are_quoted_when_needed() {
+        assert_eq!(csv_field("YDL047W.5|test_pos=115"), "YDL047W.5|test_pos=115");
+        assert_eq!(csv_field("a,\"b\""), "\"a,\"\"b\"\"\"");
     }
 
     #[test]
