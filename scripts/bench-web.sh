@@ -11,5 +11,5 @@ cd "$(dirname "$0")/.."
 mkdir -p bench docs
 export DREAM_BENCH_OUT="${DREAM_BENCH_OUT:-$PWD/bench/web-$(date -u +%F).json}"
 cargo test --workspace --locked --test web_e2e -- --ignored --nocapture --test-threads 1 \
-  web_benchmark page_screenshot 2>&1 | grep -E '^\||^screenshot|panicked|test result'
+  web_benchmark page_screenshot panel_screenshots 2>&1 | grep -E '^\||^screenshot|panicked|test result'
 echo "figures: $DREAM_BENCH_OUT"

@@ -69,8 +69,8 @@ const CAP: f32 = 0.72;
 
 /// The attribution logo as SVG: one column per position, the reference letter as tall as
 /// |attribution| (on one scale: the largest |attribution| is the full half-height), above the
-/// axis when positive, flipped below it when negative. Every letter has a `<title>` and a
-/// `data-tip` (position, base, attribution). `label` names the track (e.g. "ISM").
+/// axis when positive, flipped below it when negative; every position with a non-zero
+/// attribution has its letter, with a `<title>` and a `data-tip` (position, base, attribution). `label` names the track (e.g. "ISM").
 pub fn logo_svg(track: &[PositionAttribution], label: &str) -> String {
     let (Some(first), Some(last)) = (track.first(), track.last()) else {
         return String::from("<svg class=\"logo\" width=\"0\" height=\"0\"></svg>");
@@ -96,8 +96,8 @@ pub fn logo_svg(track: &[PositionAttribution], label: &str) -> String {
         let x = left + (a.position - lo) as f32 * cw;
         let h = if scale > 0.0 { a.attribution.abs() / scale * half } else { 0.0 };
         let tip = format!("position {} {}: attribution {:+.4}", a.position, a.base, a.attribution);
-        if h >= 0.05 {
-            let sy = h / (CAP * font);
+        if a.attribution != 0.0 {
+            let sy = (h / (CAP * font)).max(1e-4);
             let sy = if a.attribution < 0.0 { -sy } else { sy };
             // textLength stretches the glyph to the column width.
             let _ = write!(

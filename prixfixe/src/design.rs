@@ -148,11 +148,12 @@ pub struct DesignStep {
     pub changes: Vec<Variant>,
 }
 
-/// Parses protected positions: `5,7,20-25` (1-based; ranges inclusive).
+/// Parses protected positions of a `len` bp sequence: `5,7,20-25` (1-based; ranges inclusive).
 ///
 /// # Errors
-/// A field that is not a position or a `FROM-TO` range with `FROM ≤ TO`, named in the message.
-pub fn parse_positions(text: &str) -> Result<Vec<usize>, String> {
+/// A field that is not a position or a `FROM-TO` range with `FROM ≤ TO`, or that reaches past
+/// the sequence, named in the message.
+pub fn parse_positions(text: &str, len: usize) -> Result<Vec<usize>, String> {
     let mut out = Vec::new();
     for field in text.split([',', ' ', ';']).map(str::trim).filter(|f| !f.is_empty()) {
         let bad = || format!("protected positions: {field:?} is not a 1-based position or a FROM-TO range (e.g. 20-25)");
@@ -165,6 +166,9 @@ pub fn parse_positions(text: &str) -> Result<Vec<usize>, String> {
         };
         if a == 0 || b < a {
             return Err(bad());
+        }
+        if b > len {
+            return Err(format!("protected positions: {field:?} reaches past the sequence (1-{len} bp)"));
         }
         out.extend(a..=b);
     }
@@ -251,7 +255,10 @@ impl Design {
                 "{} edits asked, but the editable region {lo}-{hi} has only {} editable position(s){}",
                 config.max_edits,
                 editable.len(),
-                if config.protected.is_empty() { String::new() } else { format!(" ({} protected)", config.protected.len()) }
+                match config.protected.iter().filter(|&&p| p >= lo && p <= hi).count() {
+                    0 => String::new(),
+                    n => format!(" ({n} protected)"),
+                }
             )));
         }
         let search = match config.method {
@@ -425,7 +432,8 @@ impl Design {
     }
 
     /// Takes the expressions of the last batch (one per window, in order); returns `true` when a
-    /// new step was accepted.
+    /// substitution (greedy) or a better sequence (evolve) was accepted — the start's step 0 is
+    /// recorded by the first batch either way.
     ///
     /// # Panics
     /// When `expressions` is not one per window of the last batch (a caller bug).
@@ -478,7 +486,7 @@ impl Design {
                     members.push((self.start.clone(), e));
                     let start = self.start.clone();
                     self.push_step(start, e);
-                    return true;
+                    return false;
                 }
                 let mut candidates = std::mem::take(known);
                 candidates.extend(scored);
@@ -664,8 +672,9 @@ mod tests {
         assert_eq!("12.5".parse::<Goal>(), Ok(Goal::Target(12.5)));
         assert!("high".parse::<Goal>().unwrap_err().contains("max, min or a target"));
         assert!("nan".parse::<Goal>().is_err());
-        assert_eq!(parse_positions("5, 7,20-22").unwrap(), vec![5, 7, 20, 21, 22]);
-        assert!(parse_positions("5-3").unwrap_err().contains("\"5-3\""));
-        assert!(parse_positions("x").is_err());
+        assert_eq!(parse_positions("5, 7,20-22", 110).unwrap(), vec![5, 7, 20, 21, 22]);
+        assert!(parse_positions("5-3", 110).unwrap_err().contains("\"5-3\""));
+        assert!(parse_positions("x", 110).is_err());
+        assert!(parse_positions("1-18446744073709551615", 110).unwrap_err().contains("reaches past the sequence (1-110 bp)"));
     }
 }

@@ -254,14 +254,24 @@ impl<B: Backend> Predictor<B> {
 }
 
 /// The result table: header `id reference alternative delta` (delta = alternative − reference),
-/// values with 6 decimals, fields separated by `sep`.
+/// values with 6 decimals, fields separated by `sep`; an id holding `sep` or `"` is quoted as in
+/// CSV (RFC 4180).
 pub fn variant_table(scores: &[VariantScore], sep: char) -> String {
     let mut out = ["id", "reference", "alternative", "delta"].join(&sep.to_string());
     out.push('\n');
     for s in scores {
-        let _ = writeln!(out, "{}{sep}{:.6}{sep}{:.6}{sep}{:.6}", s.id, s.reference, s.alternative, s.delta());
+        let _ = writeln!(out, "{}{sep}{:.6}{sep}{:.6}{sep}{:.6}", quoted(&s.id, sep), s.reference, s.alternative, s.delta());
     }
     out
+}
+
+/// `text` as a CSV/TSV field: quoted (with `"` doubled) when it holds `sep`, `"` or a line break.
+fn quoted(text: &str, sep: char) -> std::borrow::Cow<'_, str> {
+    if text.contains([sep, '"', '\n', '\r']) {
+        format!("\"{}\"", text.replace('"', "\"\"")).into()
+    } else {
+        text.into()
+    }
 }
 
 impl InputError {
@@ -287,6 +297,17 @@ mod tests {
     use super::*;
 
     const SEQ: &str = "ACGTACGTAC";
+
+    #[test]
+    fn ids_holding_the_separator_are_quoted() {
+        let score = |id: &str| VariantScore { id: id.into(), reference: 1.0, alternative: 1.5 };
+        let csv = variant_table(&[score("rs1,rs2"), score("a\"b"), score("plain")], ',');
+        let rows: Vec<&str> = csv.lines().collect();
+        assert_eq!(rows[1], "\"rs1,rs2\",1.000000,1.500000,0.500000");
+        assert_eq!(rows[2], "\"a\"\"b\",1.000000,1.500000,0.500000");
+        assert_eq!(rows[3], "plain,1.000000,1.500000,0.500000");
+        assert!(variant_table(&[score("rs1,rs2")], '\t').contains("\nrs1,rs2\t"));
+    }
 
     #[test]
     fn snv_rows_become_sequence_pairs() {

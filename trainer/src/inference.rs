@@ -129,16 +129,13 @@ fn predict_with_progress(
     Ok(preds)
 }
 
+/// `--region FROM-TO`, read as the page reads its region fields (`prixfixe::predictor::parse_region`).
 pub(crate) fn parse_region(region: &str) -> Result<(usize, usize)> {
-    let (a, b) = region.split_once('-').with_context(|| format!("--region {region:?}: expected FROM-TO, e.g. 18-97"))?;
-    let (a, b): (usize, usize) = (
-        a.trim().parse().with_context(|| format!("--region: {a:?} is not a position"))?,
-        b.trim().parse().with_context(|| format!("--region: {b:?} is not a position"))?,
-    );
-    if a == 0 || b < a {
-        bail!("--region {region}: positions are 1-based and FROM ≤ TO");
+    match prixfixe::predictor::parse_region(region) {
+        Ok(Some(r)) => Ok(r),
+        Ok(None) => bail!("--region is empty: expected FROM-TO, e.g. 18-97"),
+        Err(e) => bail!("--{e}"),
     }
-    Ok((a, b))
 }
 
 /// Where `dream ism` takes its sequence from.

@@ -125,7 +125,11 @@ pub fn design(a: DesignArgs) -> Result<()> {
     let start = sequence_from(&a.source.into(), "design")?;
     let mut config = DesignConfig::new(goal, a.max_edits);
     config.region = a.region.as_deref().map(parse_region).transpose()?;
-    config.protected = a.protect.as_deref().map(prixfixe::design::parse_positions).transpose().map_err(|e| anyhow::anyhow!("--protect: {e}"))?.unwrap_or_default();
+    let len = prixfixe::data::parse_bases(&start).map_err(|e| anyhow::anyhow!("start sequence: {e}"))?.len();
+    config.protected = match a.protect.as_deref() {
+        Some(p) => prixfixe::design::parse_positions(p, len).map_err(|e| anyhow::anyhow!("--protect: {e}"))?,
+        None => Vec::new(),
+    };
     config.seed = a.seed;
     if a.method == "evolve" {
         config.method = Method::Evolve { population: a.population, children: a.children, generations: a.generations };

@@ -245,7 +245,8 @@ fn design_cli_follows_ism_and_predict() {
     for (args, want) in [
         (vec!["--goal", "max", "--max-edits", "81"], "81 edits asked, but the editable region 18-97 has only 80 editable position(s)"),
         (vec!["--goal", "high", "--max-edits", "1"], "--goal: goal \"high\": give max, min or a target expression"),
-        (vec!["--goal", "max", "--max-edits", "1", "--protect", "200"], "protected position 200 is outside the sequence (1-110 bp)"),
+        (vec!["--goal", "max", "--max-edits", "1", "--protect", "200"], "--protect: protected positions: \"200\" reaches past the sequence (1-110 bp)"),
+        (vec!["--goal", "max", "--max-edits", "1", "--protect", "1-18446744073709551615"], "reaches past the sequence (1-110 bp)"),
         (vec!["--goal", "max", "--max-edits", "1", "--region", "90-120"], "editable region 90-120 is not within the sequence (1-110 bp)"),
     ] {
         let mut all = vec!["design", "--model", model, "--sequence", &seq, "--output", bad.to_str().unwrap()];
@@ -283,5 +284,8 @@ fn ism_attribution_is_minus_the_mean_snv_effect() {
     }
     let svg = std::fs::read_to_string(&logo).unwrap();
     assert!(svg.starts_with("<svg") && svg.contains("positions 18-97"));
-    assert_eq!(svg.matches("<title>position ").count(), track.iter().filter(|r| r[2].parse::<f64>().unwrap() != 0.0).count());
+    // Every position with a non-zero attribution has its letter (six decimals may round a tiny one to 0).
+    let letters = svg.matches("<title>position ").count();
+    let nonzero = track.iter().filter(|r| r[2].parse::<f64>().unwrap() != 0.0).count();
+    assert!(letters >= nonzero && letters <= 80, "{letters} letters, {nonzero} non-zero attributions");
 }

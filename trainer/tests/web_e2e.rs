@@ -872,6 +872,7 @@ async fn design_and_attribution_match_dream_cli() {
         ("design-k", "81", "81 edits asked, but the editable region 18-97 has only 78 editable position(s) (2 protected)"),
         ("design-k", "two", "substitutions (k): \"two\" is not a whole number"),
         ("design-protect", "0-3", "protected positions: \"0-3\" is not a 1-based position"),
+        ("design-protect", "1-4000000000", "protected positions: \"1-4000000000\" reaches past the sequence (1-110 bp)"),
         ("design-region", "90-200", "editable region 90-200 is not within the sequence (1-110 bp)"),
     ] {
         set_field(&b, "design-k", "2").await;
@@ -879,8 +880,10 @@ async fn design_and_attribution_match_dream_cli() {
         set_field(&b, "design-region", "").await;
         set_field(&b, field, value).await;
         b.el("design-button").await.click().await.unwrap();
-        let err = b.wait_text("design-panel", 10, |t| t.contains("Cannot design")).await;
-        assert!(err.contains(want), "{field}={value}: {err}");
+        let err = b.wait_text("design-panel", 10, |t| t.contains(want)).await;
+        assert!(err.contains("Cannot design"), "{field}={value}: {err}");
+        // The previous design is not left on show under the error.
+        assert!(b.client.find(Locator::Css("[data-testid=\"design-csv\"]")).await.is_err(), "{field}={value}: old CSV still shown");
         assert_eq!(b.el("sequence-input").await.prop("value").await.unwrap().unwrap(), NATIVE);
     }
 
@@ -893,6 +896,9 @@ async fn design_and_attribution_match_dream_cli() {
     b.el("design-cancel").await.click().await.unwrap();
     let status = b.wait_text("design-status", 120, |t| !t.starts_with("designing")).await;
     assert!(status.starts_with("cancelled after"), "{status}");
+    // Stopped after the round in flight (round 2 or 3), not after all 20.
+    let kept = b.fetch_link("design-csv").await.lines().count() - 2;
+    assert!((1..=3).contains(&kept), "{kept} steps kept after Cancel: {status}");
     let web = b.predict(1).await;
     assert_close("prediction after a cancelled design", &web, &dream_predict("dream-cnn", &[NATIVE]), 1e-4);
 

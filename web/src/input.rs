@@ -154,26 +154,7 @@ pub fn without_adapter(entries: &[Entry]) -> Vec<&Entry> {
     entries.iter().filter(|e| e.form == InputForm::Challenge && !e.sequence.starts_with(ADAPTER_5P)).collect()
 }
 
-/// Reads an optional region field, `FROM-TO` (1-based, inclusive; `–` or `..` also separate);
-/// empty = `None` (the default region).
-///
-/// # Errors
-/// What is wrong with the text, quoting it.
-pub fn parse_region(text: &str) -> Result<Option<(usize, usize)>, String> {
-    let t = text.trim();
-    if t.is_empty() {
-        return Ok(None);
-    }
-    let expected = || format!("region {t:?}: expected FROM-TO (1-based positions, inclusive), e.g. 18-97");
-    let (a, b) = t.split_once("..").or_else(|| t.split_once(['-', '–'])).ok_or_else(expected)?;
-    let (Ok(a), Ok(b)) = (a.trim().parse::<usize>(), b.trim().parse::<usize>()) else {
-        return Err(expected());
-    };
-    if a == 0 || b < a {
-        return Err(format!("region {t:?}: positions are 1-based and FROM ≤ TO"));
-    }
-    Ok(Some((a, b)))
-}
+pub use prixfixe::predictor::parse_region;
 
 /// The positions where two equal-length sequences differ, as `POS REF>ALT` (1-based).
 pub fn differences(reference: &str, alternative: &str) -> Vec<String> {

@@ -47,11 +47,12 @@ pub fn variant_job(processor: &DataProcessor, text: &str) -> Result<VariantJob, 
             same[0]
         ));
     }
-    let long = records.iter().filter(|r| r.reference.len().max(r.alternative.len()) > processor.seq_len()).count();
+    // Past adapter + window, bases at the 5' end fall outside what the model reads.
+    let reach = processor.seq_len() + processor.adapter_len();
+    let long = records.iter().filter(|r| r.reference.len().max(r.alternative.len()) > reach).count();
     if long > 0 {
         notes.push(format!(
-            "{long} variant(s) have a sequence longer than {} bp: the model reads only its last {} bp, as `dream variants` does.",
-            processor.seq_len(),
+            "{long} variant(s) have a sequence longer than {reach} bp: the model reads only its last {} bp, as `dream variants` does.",
             processor.seq_len()
         ));
     }

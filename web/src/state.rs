@@ -336,19 +336,22 @@ pub fn url_search() -> String {
 /// Writes the view of `task` into the address bar (`history.replaceState`, no reload) so the
 /// link reproduces it: the backend choice of the current address, the shipped model, the task
 /// and its inputs; inputs longer than [`urlstate::MAX_URL_VALUE`] are left out, with a note.
-pub fn record_task(state: State, task: Task) {
+/// `None` (a task the address cannot carry yet: the design) keeps the model and the box only,
+/// so the link never reruns an earlier task.
+pub fn record_task(state: State, task: impl Into<Option<Task>>) {
+    let task: Option<Task> = task.into();
     let current = urlstate::parse(&url_search());
     let shipped = state.card.get_untracked().is_some_and(|c| !c.from_file);
     let model = state.model_name.get_untracked();
-    let uses_box = matches!(task, Task::Predict | Task::Scan | Task::Tile);
+    let uses_box = matches!(task, None | Some(Task::Predict | Task::Scan | Task::Tile));
     let st = UrlState {
         backend: current.backend,
         model: (shipped && !model.is_empty()).then_some(model),
-        task: Some(task),
+        task,
         seq: uses_box.then(|| state.text.get_untracked()),
-        motif: (task == Task::Tile).then(|| state.tiling.motif.get_untracked().trim().to_string()),
-        region: (task == Task::Tile).then(|| state.tiling.region.get_untracked().trim().to_string()),
-        variants: (task == Task::Variants).then(|| state.variants.text.get_untracked()),
+        motif: (task == Some(Task::Tile)).then(|| state.tiling.motif.get_untracked().trim().to_string()),
+        region: (task == Some(Task::Tile)).then(|| state.tiling.region.get_untracked().trim().to_string()),
+        variants: (task == Some(Task::Variants)).then(|| state.variants.text.get_untracked()),
     };
     let (query, left_out) = urlstate::format(&st);
     state.url_note.set(match left_out.as_slice() {

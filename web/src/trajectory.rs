@@ -41,7 +41,7 @@ pub fn trajectory_svg(steps: &[DesignStep], goal: Goal) -> String {
             let _ = write!(s, r##"<text x="{:.1}" y="{:.1}" text-anchor="middle" fill="#444">{i}</text>"##, x(i), h - bottom + 12.0);
         }
     }
-    let _ = write!(s, r##"<text x="{:.1}" y="{:.1}" text-anchor="middle" fill="#444">step (accepted substitutions)</text>"##, (left + w - right) / 2.0, h - 4.0);
+    let _ = write!(s, r##"<text x="{:.1}" y="{:.1}" text-anchor="middle" fill="#444">step (0 = the start)</text>"##, (left + w - right) / 2.0, h - 4.0);
     if let Goal::Target(t) = goal {
         let _ = write!(
             s,

@@ -10,7 +10,7 @@ use prixfixe::design::{design_table, parse_positions, Design, DesignConfig, Desi
 
 use crate::engine;
 use crate::input::parse_region;
-use crate::state::{csv_url, engine, predict_expressions, read_box, revoke, where_run, State};
+use crate::state::{csv_url, engine, predict_expressions, read_box, record_task, revoke, where_run, State};
 use crate::trajectory::{marked_sequence, trajectory_svg, Segment};
 
 /// A finished (or cancelled) design.
@@ -81,7 +81,7 @@ impl Default for DesignState {
 }
 
 /// The settings of the fields, or what is wrong with them (field named).
-fn config_of(d: DesignState) -> Result<DesignConfig, String> {
+fn config_of(d: DesignState, len: usize) -> Result<DesignConfig, String> {
     let goal = match d.goal.get_untracked().as_str() {
         "target" => {
             let t = d.target.get_untracked();
@@ -98,7 +98,7 @@ fn config_of(d: DesignState) -> Result<DesignConfig, String> {
     let seed = seed_text.trim().parse::<u64>().map_err(|_| format!("seed: {:?} is not a whole number ≥ 0", seed_text.trim()))?;
     let mut config = DesignConfig::new(goal, max_edits);
     config.seed = seed;
-    config.protected = parse_positions(&d.protect.get_untracked())?;
+    config.protected = parse_positions(&d.protect.get_untracked(), len)?;
     config.region = parse_region(&d.region.get_untracked()).map_err(|e| format!("editable region: {e}"))?;
     if d.method.get_untracked() == "evolve" {
         config.method = Method::EVOLVE;
@@ -110,6 +110,11 @@ fn config_of(d: DesignState) -> Result<DesignConfig, String> {
 pub fn run(state: State) {
     let Some(eng) = engine() else { return };
     let d = state.design;
+    // A new run, good or bad, never leaves the previous design on show.
+    revoke(d.csv.get_untracked());
+    d.csv.set(None);
+    d.view.set(None);
+    d.status.set(String::new());
     let Some(entries) = read_box(state) else {
         d.error.set(Some("start sequence: the sequence box cannot be read (see the message under it).".into()));
         return;
@@ -118,7 +123,7 @@ pub fn run(state: State) {
     if entries.len() > 1 {
         state.notes.update(|n| n.push(format!("The design starts from the first sequence ({}).", entry.id)));
     }
-    let started = config_of(d).and_then(|c| Design::new(eng.processor(), &entry.sequence, c).map_err(|e| e.to_string()));
+    let started = config_of(d, entry.sequence.len()).and_then(|c| Design::new(eng.processor(), &entry.sequence, c).map_err(|e| e.to_string()));
     let mut design = match started {
         Ok(x) => x,
         Err(e) => {
@@ -129,11 +134,9 @@ pub fn run(state: State) {
     d.error.set(None);
     let my_run = d.run_id.get_untracked() + 1;
     d.run_id.set(my_run);
+    record_task(state, None);
     state.busy.set(true);
     d.running.set(true);
-    revoke(d.csv.get_untracked());
-    d.csv.set(None);
-    d.view.set(None);
     let (lo, hi) = design.editable_span();
     let goal = design.config().goal;
     d.status.set(format!("designing: {} editable positions in {lo}–{hi}…", design.editable_len()));
@@ -209,7 +212,7 @@ pub fn DesignPanel(state: State) -> impl IntoView {
     view! {
         <section data-testid="design-panel">
             <h2>"Sequence design"</h2>
-            <p class="help">"From the first sequence of the box, substitutions toward a goal expression within the editable region (default: the 80 bp random region). Greedy: each round is a full SNV scan and the best substitution is kept, until k substitutions or none helps. Evolve: a (μ + λ) evolutionary search (population 16, 4 children each, 20 generations) drawn from the seed. The same seed gives the same design, here and with "<code>"dream design"</code>"."</p>
+            <p class="help">"From the first sequence of the box, substitutions toward a goal expression within the editable region (default: the 80 bp random region). Greedy: each round is a full SNV scan and the best substitution is kept, until k substitutions or none helps. Evolve: a (μ + λ) evolutionary search (population 16, 4 children each, 20 generations) drawn from the seed. The same seed gives the same design as "<code>"dream design"</code>" (its numbers equal the page's to 1e-4; only a near-tie could branch differently)."</p>
             <div class="buttons">
                 <label>"Goal: "
                     <select data-testid="design-goal" prop:value=move || d.goal.get() on:change=field(d.goal)>

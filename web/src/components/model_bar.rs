@@ -62,7 +62,7 @@ pub fn ModelBar(state: State) -> impl IntoView {
             </label>
             <span data-testid="model-status" class="status">{move || state.model_status.get()}</span>
             <label class="file">"Load a bundle from disk: "
-                <input type="file" multiple accept=".json,.safetensors" data-testid="bundle-file" on:change=on_files/>
+                <input type="file" multiple accept=".json,.safetensors" data-testid="bundle-file" on:change=on_files disabled=move || state.busy.get()/>
             </label>
             <span class="status" data-testid="bundle-status">{move || file_status.get()}</span>
         </div>

@@ -85,6 +85,11 @@ fn summary(r: &TileResult) -> String {
 pub fn run(state: State) {
     let Some(eng) = engine() else { return };
     let t = state.tiling;
+    // A new run, good or bad, never leaves the previous plot on show.
+    revoke(t.csv.get_untracked());
+    t.csv.set(None);
+    t.view.set(None);
+    t.status.set(String::new());
     let Some(entries) = read_box(state) else {
         t.error.set(Some("background: the sequence box cannot be read (see the message under it).".into()));
         return;
@@ -101,9 +106,6 @@ pub fn run(state: State) {
     t.error.set(None);
     record_task(state, Task::Tile);
     state.busy.set(true);
-    revoke(t.csv.get_untracked());
-    t.csv.set(None);
-    t.view.set(None);
     let total = job.len();
     t.status.set(format!("tiling: 0 / {total} sequences…"));
     spawn_local(async move {

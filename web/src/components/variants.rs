@@ -64,6 +64,11 @@ impl Default for VariantsState {
 pub fn run(state: State) {
     let Some(eng) = engine() else { return };
     let v = state.variants;
+    // A new run, good or bad, never leaves the previous table on show.
+    revoke(v.csv.get_untracked());
+    v.csv.set(None);
+    v.scores.set(Vec::new());
+    v.status.set(String::new());
     let job = match plans::variant_job(eng.processor(), &v.text.get_untracked()) {
         Ok(j) => j,
         Err(e) => {
@@ -85,7 +90,6 @@ pub fn run(state: State) {
             Ok(preds) => {
                 let expressions: Vec<f32> = preds.iter().map(|p| p.expression).collect();
                 let scores = job.plan.scores(&expressions);
-                revoke(v.csv.get_untracked());
                 v.csv.set(csv_url(&variant_table(&scores, ',')));
                 v.scores.set(scores);
                 v.status.set(format!("done: {rows} variants ({seqs} distinct sequences) in {:.2} s", (engine::now_ms() - t0) / 1000.0));
