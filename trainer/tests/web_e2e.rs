@@ -296,16 +296,25 @@ fn dream_table(args: &[&str]) -> String {
 /// Compares the page's CSV with the CLI's TSV: same header and rows, the first `text` columns
 /// equal, the others within `tol`.
 fn assert_table_close(what: &str, web_csv: &str, cli_tsv: &str, text: usize, tol: f64) {
+    let width = cli_tsv.lines().next().map_or(0, |h| h.split('\t').count());
+    assert_columns_close(what, web_csv, cli_tsv, &(text..width).collect::<Vec<_>>(), tol);
+}
+
+/// As [`assert_table_close`], with the numeric columns listed (every other column equal).
+fn assert_columns_close(what: &str, web_csv: &str, cli_tsv: &str, numeric: &[usize], tol: f64) {
     let (w, c): (Vec<&str>, Vec<&str>) = (web_csv.lines().collect(), cli_tsv.lines().collect());
     assert_eq!(w.len(), c.len(), "{what}: rows\n{web_csv}");
     assert_eq!(w[0], c[0].replace('\t', ","), "{what}: header");
     for (wr, cr) in w.iter().zip(&c).skip(1) {
         let (wf, cf): (Vec<&str>, Vec<&str>) = (wr.split(',').collect(), cr.split('\t').collect());
         assert_eq!(wf.len(), cf.len(), "{what}: {wr} vs {cr}");
-        assert_eq!(wf[..text], cf[..text], "{what}: {wr} vs {cr}");
-        for k in text..wf.len() {
-            let (x, y): (f64, f64) = (wf[k].parse().unwrap(), cf[k].parse().unwrap());
-            assert!((x - y).abs() <= tol, "{what}: {wr} vs {cr} (tolerance {tol})");
+        for (k, (a, b)) in wf.iter().zip(&cf).enumerate() {
+            if numeric.contains(&k) {
+                let (x, y): (f64, f64) = (a.parse().unwrap(), b.parse().unwrap());
+                assert!((x - y).abs() <= tol, "{what}: {wr} vs {cr} (tolerance {tol})");
+            } else {
+                assert_eq!(a, b, "{what}: {wr} vs {cr}");
+            }
         }
     }
 }
@@ -814,19 +823,6 @@ async fn page_screenshot() {
     b.stop().await;
 }
 
-/// Sets a text field as typing would (value, then an `input` event; WebDriver's clear fires
-/// none, so an emptied field would keep its old value in the page's state).
-async fn set_field(b: &Browser, testid: &str, text: &str) {
-    let e = b.el(testid).await;
-    b.client
-        .execute(
-            "arguments[0].value = arguments[1]; arguments[0].dispatchEvent(new Event('input', { bubbles: true }));",
-            vec![serde_json::to_value(&e).unwrap(), json!(text)],
-        )
-        .await
-        .unwrap();
-}
-
 /// Design panel (CPU path): the greedy trajectory and its CSV equal `dream design` on the same
 /// bundle (1e-4); the attribution logo and its CSV equal `dream ism --attribution`; bad settings
 /// are explained with the field named and the text kept; Cancel stops a running design and the
@@ -844,8 +840,8 @@ async fn design_and_attribution_match_dream_cli() {
 
     // Greedy design, k = 2, protected 18-19: CSV = dream design.
     b.set_sequences(NATIVE).await;
-    set_field(&b, "design-k", "2").await;
-    set_field(&b, "design-protect", "18-19").await;
+    b.paste_into("design-k", "2").await;
+    b.paste_into("design-protect", "18-19").await;
     b.el("design-button").await.click().await.unwrap();
     let status = b.wait_text("design-status", 300, |t| t.starts_with("done") || t.starts_with("failed")).await;
     assert!(status.starts_with("done: expression"), "{status}");
@@ -853,17 +849,11 @@ async fn design_and_attribution_match_dream_cli() {
     let out = dir.path().join("design.tsv");
     dream(&["design", "--model", model, "--sequence", NATIVE, "--goal", "max", "--max-edits", "2", "--seed", "0", "--protect", "18-19", "--output", out.to_str().unwrap()]);
     let cli = std::fs::read_to_string(&out).unwrap();
-    let (w, c): (Vec<&str>, Vec<&str>) = (web.lines().collect(), cli.lines().collect());
-    assert_eq!(w.len(), c.len(), "steps: {web} vs {cli}");
-    assert_eq!(w[0], c[0].replace('\t', ","));
-    for (wr, cr) in w.iter().zip(&c).skip(1) {
-        let (wf, cf): (Vec<&str>, Vec<&str>) = (wr.split(',').collect(), cr.split('\t').collect());
-        assert_eq!((wf[0], wf[1], wf[3]), (cf[0], cf[1], cf[3]), "step, sequence, changes");
-        let (x, y): (f64, f64) = (wf[2].parse().unwrap(), cf[2].parse().unwrap());
-        assert!((x - y).abs() <= 1e-4, "{wr} vs {cr}");
-    }
+    // step, sequence and changes equal; expression within 1e-4.
+    assert_columns_close("design CSV (web CPU vs dream design)", &web, &cli, &[2], 1e-4);
+    let steps = cli.lines().count() - 1;
     let points = b.client.find_all(Locator::Css("[data-testid=\"design-plot\"] circle")).await.unwrap();
-    assert_eq!(points.len(), c.len() - 1);
+    assert_eq!(points.len(), steps);
     let marks = b.client.find_all(Locator::Css("[data-testid=\"design-sequence\"] mark")).await.unwrap();
     assert_eq!(marks.len(), 2, "the two substituted bases are marked");
 
@@ -875,10 +865,10 @@ async fn design_and_attribution_match_dream_cli() {
         ("design-protect", "1-4000000000", "protected positions: \"1-4000000000\" reaches past the sequence (1-110 bp)"),
         ("design-region", "90-200", "editable region 90-200 is not within the sequence (1-110 bp)"),
     ] {
-        set_field(&b, "design-k", "2").await;
-        set_field(&b, "design-protect", "18-19").await;
-        set_field(&b, "design-region", "").await;
-        set_field(&b, field, value).await;
+        b.paste_into("design-k", "2").await;
+        b.paste_into("design-protect", "18-19").await;
+        b.paste_into("design-region", "").await;
+        b.paste_into(field, value).await;
         b.el("design-button").await.click().await.unwrap();
         let err = b.wait_text("design-panel", 10, |t| t.contains(want)).await;
         assert!(err.contains("Cannot design"), "{field}={value}: {err}");
@@ -888,9 +878,9 @@ async fn design_and_attribution_match_dream_cli() {
     }
 
     // Cancel: a long design stops after the round in flight; the page still predicts.
-    set_field(&b, "design-region", "").await;
-    set_field(&b, "design-protect", "").await;
-    set_field(&b, "design-k", "20").await;
+    b.paste_into("design-region", "").await;
+    b.paste_into("design-protect", "").await;
+    b.paste_into("design-k", "20").await;
     b.el("design-button").await.click().await.unwrap();
     b.wait_text("design-status", 120, |t| t.contains("round 2,")).await;
     b.el("design-cancel").await.click().await.unwrap();
@@ -911,15 +901,8 @@ async fn design_and_attribution_match_dream_cli() {
     let (ism, att) = (dir.path().join("ism.tsv"), dir.path().join("att.tsv"));
     dream(&["ism", "--model", model, "--sequence", NATIVE, "--region", "18-97", "--output", ism.to_str().unwrap(), "--attribution", att.to_str().unwrap()]);
     let cli = std::fs::read_to_string(&att).unwrap();
-    let (w, c): (Vec<&str>, Vec<&str>) = (web.lines().collect(), cli.lines().collect());
-    assert_eq!(w.len(), 81, "{web}");
-    assert_eq!(w[0], c[0].replace('\t', ","));
-    for (wr, cr) in w.iter().zip(&c).skip(1) {
-        let (wf, cf): (Vec<&str>, Vec<&str>) = (wr.split(',').collect(), cr.split('\t').collect());
-        assert_eq!(wf[..2], cf[..2]);
-        let (x, y): (f64, f64) = (wf[2].parse().unwrap(), cf[2].parse().unwrap());
-        assert!((x - y).abs() <= 1e-4, "{wr} vs {cr}");
-    }
+    assert_eq!(web.lines().count(), 81, "{web}");
+    assert_table_close("attribution CSV (web CPU vs dream ism --attribution)", &web, &cli, 2, 1e-4);
     assert!(letters.len() >= 70 && letters.len() <= 80, "{} letters", letters.len());
     let svg = b.fetch_link("ism-logo-svg").await;
     assert!(svg.starts_with("<svg") && svg.contains("ISM attribution"), "{svg}");
