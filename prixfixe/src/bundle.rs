@@ -17,6 +17,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::data::{ADAPTER_5P, PLASMID_UPSTREAM_150};
+use crate::dataset::{Dataset, LengthRule, Loss};
 use crate::model::{LoadError, ModelPreset, PrixFixeConfig, PrixFixeNet};
 use crate::weights::Precision;
 use burn::tensor::backend::Backend;
@@ -30,16 +31,24 @@ pub const MANIFEST_FILE: &str = "model.json";
 /// File name of the weights inside a bundle directory.
 pub const WEIGHTS_FILE: &str = "weights.safetensors";
 
-/// What the model reads (reference DataProcessor, ARCHITECTURE.md §1).
+/// What the model reads (reference DataProcessor, ARCHITECTURE.md §1; benchmarks
+/// PRIXFIXE-MODULES.md §7.1). Descriptive: the loader builds the DataProcessor from the
+/// manifest's [`Dataset`].
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct InputSpec {
     /// Model window in bp.
     pub length: usize,
     /// Input channels in order.
     pub channels: Vec<String>,
-    /// The 17 bp constant 5' adapter that DREAM-format sequences start with.
+    /// `true` when every input must be exactly `length` bp (no padding).
+    #[serde(default)]
+    pub exact_length: bool,
+    /// The 17 bp constant 5' adapter that DREAM-format sequences start with (empty otherwise).
+    #[serde(default)]
     pub adapter_5p: String,
-    /// The 150 bp of plasmid upstream of the insert, used to extend sequences at the 5' end.
+    /// The 150 bp of plasmid upstream of the insert, used to extend sequences at the 5' end
+    /// (empty otherwise).
+    #[serde(default)]
     pub plasmid_upstream: String,
     /// The rule in words.
     pub rule: String,
@@ -51,6 +60,7 @@ impl InputSpec {
         Self {
             length: crate::SEQ_LEN,
             channels: ["A", "G", "C", "T", "is_reverse", "is_singleton"].map(String::from).to_vec(),
+            exact_length: false,
             adapter_5p: ADAPTER_5P.to_string(),
             plasmid_upstream: PLASMID_UPSTREAM_150.to_string(),
             rule: "The first 17 bp of the sequence (the constant 5' adapter) are replaced by the 150 bp of plasmid \
@@ -59,17 +69,45 @@ impl InputSpec {
                 .to_string(),
         }
     }
+
+    /// The input specification of a dataset's models.
+    pub fn for_dataset(dataset: &Dataset) -> Self {
+        match dataset.length {
+            LengthRule::DreamPlasmid => Self::dream(),
+            LengthRule::Exact(l) => {
+                let p = dataset.processor();
+                Self {
+                    length: l,
+                    channels: p.channel_names().into_iter().map(String::from).collect(),
+                    exact_length: true,
+                    adapter_5p: String::new(),
+                    plasmid_upstream: String::new(),
+                    rule: format!(
+                        "Every sequence must be exactly {l} bp; nothing is padded. One-hot A,G,C,T (N = all zero); \
+                         is_reverse = 1 for the reverse orientation{}.",
+                        if p.has_singleton_channel() { "; is_singleton = 0 at prediction time" } else { "" }
+                    ),
+                }
+            }
+        }
+    }
 }
 
 /// What the model outputs.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct OutputSpec {
-    /// Number of expression bins of the softmax output.
+    /// Number of expression bins of the softmax output (0 for a regression model).
     pub bins: usize,
     /// The prediction in words.
     pub meaning: String,
-    /// Range of the prediction.
+    /// Range of the prediction (soft bins: 0–17; regression: unbounded, the training targets' range).
     pub range: [f32; 2],
+    /// Output names, one per dataset target (empty in older bundles: `["expression"]`).
+    #[serde(default)]
+    pub names: Vec<String>,
+    /// Units, one per output.
+    #[serde(default)]
+    pub units: Vec<String>,
 }
 
 impl OutputSpec {
@@ -81,7 +119,36 @@ impl OutputSpec {
                       (mean sorting bin, 0-17), averaged over the forward and reverse-complement strands"
                 .to_string(),
             range: [0.0, (crate::N_BINS - 1) as f32],
+            names: vec!["expression".into()],
+            units: vec!["expected sorting bin, 0-17 (training scale)".into()],
         }
+    }
+
+    /// The output specification of a dataset's models.
+    pub fn for_dataset(dataset: &Dataset) -> Self {
+        if dataset.loss == Loss::SoftBins && dataset.length == LengthRule::DreamPlasmid {
+            return Self::dream();
+        }
+        let names = dataset.output_names();
+        let units: Vec<String> = dataset.targets.iter().map(|t| t.unit.clone().unwrap_or_default()).collect();
+        let (bins, meaning, range) = match dataset.loss {
+            Loss::SoftBins => (
+                crate::N_BINS,
+                format!("expected bin (sum of bin index × softmax probability, 0-17) of {}, averaged over both strands", names[0]),
+                [0.0, (crate::N_BINS - 1) as f32],
+            ),
+            Loss::Mse => (
+                0,
+                format!(
+                    "{} regression output{} ({}), mean of the sequence as given and its reverse complement",
+                    names.len(),
+                    if names.len() == 1 { "" } else { "s" },
+                    names.join(", ")
+                ),
+                [f32::MIN, f32::MAX],
+            ),
+        };
+        Self { bins, meaning, range, names, units }
     }
 }
 
@@ -180,6 +247,17 @@ pub struct Manifest {
     pub weights: WeightsRef,
     /// Where the weights came from.
     pub provenance: Provenance,
+    /// The dataset the model was trained for: input rule, channels, output names (absent in
+    /// bundles made before datasets existed: `dream-yeast`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dataset: Option<Dataset>,
+}
+
+impl Manifest {
+    /// The dataset (`dream-yeast` when the manifest names none).
+    pub fn dataset(&self) -> Dataset {
+        self.dataset.clone().unwrap_or_else(Dataset::dream_yeast)
+    }
 }
 
 /// Why a bundle could not be loaded.
@@ -259,8 +337,10 @@ impl Bundle {
             return Err(BundleError::Version { found: u32::try_from(version).unwrap_or(u32::MAX) });
         }
         let manifest: Manifest = serde_json::from_value(head).map_err(|e| BundleError::Manifest(e.to_string()))?;
+        let dataset = manifest.dataset();
+        dataset.check().map_err(|e| BundleError::Inconsistent(format!("dataset: {e}")))?;
         if let Some(p) = manifest.preset {
-            if p.config() != manifest.architecture {
+            if dataset.model_config(p) != manifest.architecture {
                 return Err(BundleError::Inconsistent(format!(
                     "preset {p} but the architecture differs from {p}'s block configuration"
                 )));
@@ -294,22 +374,48 @@ impl Bundle {
         Ok(Self { manifest, weights })
     }
 
-    /// The model with the DREAM DataProcessor, ready to predict: what `dream predict --model` and
-    /// the browser both use.
+    /// The model with its dataset's DataProcessor, ready to predict: what `dream predict --model`
+    /// and the browser both use.
     ///
     /// # Errors
     /// As [`Bundle::model`], and [`BundleError::Inconsistent`] when the manifest's input length
-    /// is not the DREAM window (150 bp).
+    /// or channels differ from what the dataset's DataProcessor makes, or the outputs from the
+    /// dataset's targets.
     pub fn predictor<B: Backend>(&self, device: &B::Device) -> Result<crate::Predictor<B>, BundleError> {
-        let processor = crate::DataProcessor::dream();
-        if self.manifest.input.length != processor.seq_len() {
+        let dataset = self.manifest.dataset();
+        let processor = dataset.processor();
+        let arch = &self.manifest.architecture;
+        if self.manifest.input.length != processor.seq_len() || arch.seq_len != processor.seq_len() {
             return Err(BundleError::Inconsistent(format!(
-                "input length {} bp, but the DREAM DataProcessor makes {} bp windows",
+                "input length {} bp (architecture {} bp), but the {} DataProcessor makes {} bp windows",
                 self.manifest.input.length,
+                arch.seq_len,
+                dataset.name,
                 processor.seq_len()
             )));
         }
+        if arch.in_channels != processor.in_channels() {
+            return Err(BundleError::Inconsistent(format!(
+                "the architecture reads {} channels, the {} DataProcessor makes {}",
+                arch.in_channels,
+                dataset.name,
+                processor.in_channels()
+            )));
+        }
+        let outputs = arch.final_block.head().outputs();
+        if outputs != dataset.targets.len() {
+            return Err(BundleError::Inconsistent(format!(
+                "the model has {outputs} outputs but the dataset {} has {} targets",
+                dataset.name,
+                dataset.targets.len()
+            )));
+        }
         Ok(crate::Predictor::new(self.model(device)?, processor, device.clone()))
+    }
+
+    /// Output names (one per target).
+    pub fn output_names(&self) -> Vec<String> {
+        self.manifest.dataset().output_names()
     }
 
     /// Builds the model and loads the weights (shapes and keys checked).
@@ -337,6 +443,7 @@ impl Bundle {
     pub fn from_model<B: Backend>(
         model: &PrixFixeNet<B>,
         architecture: PrixFixeConfig,
+        dataset: &Dataset,
         name: &str,
         title: &str,
         precision: Precision,
@@ -345,7 +452,7 @@ impl Bundle {
         let weights = model.to_torch_safetensors(precision, None)?;
         let preset = ModelPreset::ALL
             .into_iter()
-            .find(|p| p.config() == architecture);
+            .find(|p| dataset.model_config(*p) == architecture);
         let manifest = Manifest {
             format: FORMAT.to_string(),
             format_version: FORMAT_VERSION,
@@ -353,8 +460,8 @@ impl Bundle {
             title: title.to_string(),
             preset,
             architecture,
-            input: InputSpec::dream(),
-            output: OutputSpec::dream(),
+            input: InputSpec::for_dataset(dataset),
+            output: OutputSpec::for_dataset(dataset),
             precision,
             parameters: model.num_trainable(),
             weights: WeightsRef {
@@ -364,6 +471,7 @@ impl Bundle {
                 layout: "pytorch state_dict (reference key names; safetensors)".to_string(),
             },
             provenance,
+            dataset: Some(dataset.clone()),
         };
         Ok(Self { manifest, weights })
     }
@@ -431,7 +539,7 @@ mod tests {
         let device = Default::default();
         let cfg = ModelPreset::DreamCnn.config();
         let model = cfg.init::<B>(&device).unwrap();
-        let b = Bundle::from_model(&model, cfg, "t", "test", Precision::F16, Provenance::default()).unwrap();
+        let b = Bundle::from_model(&model, cfg, &Dataset::dream_yeast(), "t", "test", Precision::F16, Provenance::default()).unwrap();
         (b.manifest_json().into_bytes(), b.weights)
     }
 

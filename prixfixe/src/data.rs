@@ -17,7 +17,7 @@
 //! 75 bytes per 150 bp row) and encoded per batch, so the 6.7 M-row challenge file fits in
 //! memory.
 
-use crate::{IN_CHANNELS, N_BINS, SEQ_LEN};
+use crate::{N_BINS, SEQ_LEN};
 
 /// The 17 bp constant 5' adapter that starts every DREAM training sequence.
 pub const ADAPTER_5P: &str = "TGCATTTTTTTCACATC";
@@ -55,6 +55,14 @@ pub enum SequenceError {
     /// Nothing but whitespace.
     #[error("empty sequence")]
     Empty,
+    /// Not the exact length a fixed-length model reads (the Drosophila and human benchmarks).
+    #[error("sequence is {len} bp; this model reads exactly {expected} bp")]
+    WrongLength {
+        /// Length given, in bp.
+        len: usize,
+        /// The model window, in bp.
+        expected: usize,
+    },
     /// Too short to carry any bases after the 5' adapter is removed.
     #[error("sequence too short: {len} bp; at least {min} bp are needed (the first {adapter} bp are the constant 5' adapter and are replaced by plasmid sequence)")]
     TooShort {
@@ -174,6 +182,11 @@ pub struct DataProcessor {
     upstream: Vec<u8>,
     adapter_len: usize,
     seq_len: usize,
+    /// Every input must be exactly `seq_len` bp; nothing is padded (benchmark DataProcessor,
+    /// PRIXFIXE-MODULES.md §7.1).
+    exact: bool,
+    /// Channel 5 = is_singleton (DREAM); the benchmarks drop it (5 channels).
+    singleton_channel: bool,
     /// The constant 5' adapter and 3' end around the variable region, when known (DREAM: 17 bp
     /// + 80 bp + 13 bp): lets a bare variable region be given (see [`InputForm`]).
     flanks: Option<(Vec<u8>, Vec<u8>, usize)>,
@@ -206,7 +219,45 @@ impl DataProcessor {
     pub fn dream() -> Self {
         let upstream = parse_bases(PLASMID_UPSTREAM_150).expect("constant is valid DNA");
         let flanks = (parse_bases(ADAPTER_5P).expect("constant"), parse_bases(FLANK_3P).expect("constant"), RANDOM_REGION_LEN);
-        Self { upstream, adapter_len: ADAPTER_5P.len(), seq_len: SEQ_LEN, flanks: Some(flanks) }
+        Self {
+            upstream,
+            adapter_len: ADAPTER_5P.len(),
+            seq_len: SEQ_LEN,
+            exact: false,
+            singleton_channel: true,
+            flanks: Some(flanks),
+        }
+    }
+
+    /// The benchmark DataProcessor (PRIXFIXE-MODULES.md §7.1): every sequence exactly `seq_len`
+    /// bp (Drosophila 249, human 230), no padding; channels one-hot A,G,C,T + is_reverse, plus
+    /// is_singleton only when `singleton_channel`.
+    pub fn exact(seq_len: usize, singleton_channel: bool) -> Self {
+        Self { upstream: Vec::new(), adapter_len: 0, seq_len, exact: true, singleton_channel, flanks: None }
+    }
+
+    /// `true` for a fixed-length processor ([`DataProcessor::exact`]).
+    pub fn is_exact(&self) -> bool {
+        self.exact
+    }
+
+    /// Input channels: 6 (A, G, C, T, is_reverse, is_singleton) or 5 without is_singleton.
+    pub fn in_channels(&self) -> usize {
+        5 + usize::from(self.singleton_channel)
+    }
+
+    /// `true` when channel 5 is is_singleton.
+    pub fn has_singleton_channel(&self) -> bool {
+        self.singleton_channel
+    }
+
+    /// Channel names in order.
+    pub fn channel_names(&self) -> Vec<&'static str> {
+        let mut c = vec!["A", "G", "C", "T", "is_reverse"];
+        if self.singleton_channel {
+            c.push("is_singleton");
+        }
+        c
     }
 
     /// A processor for another window: `upstream` is the flank prepended on the 5' side (at least
@@ -223,7 +274,14 @@ impl DataProcessor {
                 up.len()
             ));
         }
-        Ok(Self { upstream: up[up.len() - seq_len..].to_vec(), adapter_len, seq_len, flanks: None })
+        Ok(Self {
+            upstream: up[up.len() - seq_len..].to_vec(),
+            adapter_len,
+            seq_len,
+            exact: false,
+            singleton_channel: true,
+            flanks: None,
+        })
     }
 
     /// Derives the upstream flank from the full plasmid text: the `seq_len` bases before the
@@ -252,9 +310,13 @@ impl DataProcessor {
         self.adapter_len
     }
 
-    /// Minimum accepted input length in bp (adapter + 1).
+    /// Minimum accepted input length in bp (adapter + 1; the window for a fixed-length processor).
     pub fn min_len(&self) -> usize {
-        self.adapter_len + 1
+        if self.exact {
+            self.seq_len
+        } else {
+            self.adapter_len + 1
+        }
     }
 
     /// Number of plasmid bases that padding adds to an input of `len` bp.
@@ -264,6 +326,9 @@ impl DataProcessor {
 
     /// How an input of `len` bp is placed in the window (see [`InputForm`]).
     pub fn input_form(&self, len: usize) -> InputForm {
+        if self.exact {
+            return InputForm::Window;
+        }
         match &self.flanks {
             Some((_, _, region)) if len == *region => InputForm::RandomRegion,
             _ if len == self.seq_len => InputForm::Window,
@@ -276,6 +341,9 @@ impl DataProcessor {
     /// window, all of an 80 bp one). Without known flanks: everything after the adapter.
     /// `None` when the input has no such region (too short).
     pub fn variable_region(&self, len: usize) -> Option<(usize, usize)> {
+        if self.exact {
+            return (len == self.seq_len).then_some((1, len));
+        }
         let (lo, hi) = match (self.input_form(len), &self.flanks) {
             (InputForm::RandomRegion, _) => (1, len),
             (InputForm::Window, Some((_, f3, region))) => {
@@ -293,8 +361,15 @@ impl DataProcessor {
     /// flanks first; a `seq_len` input is the window (see [`InputForm`]).
     ///
     /// # Errors
-    /// [`SequenceError::TooShort`] when nothing is left after the adapter.
+    /// [`SequenceError::TooShort`] when nothing is left after the adapter;
+    /// [`SequenceError::WrongLength`] for a fixed-length processor and another length.
     pub fn pad_codes(&self, codes: &[u8]) -> Result<Vec<u8>, SequenceError> {
+        if self.exact {
+            if codes.len() != self.seq_len {
+                return Err(SequenceError::WrongLength { len: codes.len(), expected: self.seq_len });
+            }
+            return Ok(codes.to_vec());
+        }
         match (self.input_form(codes.len()), &self.flanks) {
             (InputForm::Window, _) => return Ok(codes.to_vec()),
             (InputForm::RandomRegion, Some((f5, f3, _))) => {
@@ -343,6 +418,9 @@ impl DataProcessor {
         let codes = parse_bases(text)?;
         self.pad_codes(&codes)?;
         let mut letters: Vec<char> = text.chars().filter(|c| !c.is_whitespace()).collect();
+        if self.exact {
+            return Ok(letters.into_iter().collect());
+        }
         match (self.input_form(codes.len()), &self.flanks) {
             (InputForm::Window, _) => return Ok(letters.into_iter().collect()),
             (InputForm::RandomRegion, Some((f5, f3, _))) => {
@@ -365,29 +443,47 @@ impl DataProcessor {
         Ok(out)
     }
 
-    /// Writes the `(6, seq_len)` encoding of a padded window into `out` (row-major: channel,
-    /// then position), reverse-complementing it first when `is_reverse`.
+    /// Writes the `(channels, seq_len)` encoding of a padded window into `out` (row-major:
+    /// channel, then position), reverse-complementing it first when `reverse_complement`; the
+    /// is_reverse channel is `is_reverse` (DREAM: the same flag; the benchmarks: the strand the
+    /// row's id names, so a `-` row read as-is has is_reverse 1). is_singleton is written only
+    /// when the processor has that channel.
     ///
     /// # Panics
-    /// When `padded.len() != seq_len` or `out.len() != 6 * seq_len` (internal contract).
-    pub fn encode_into(&self, padded: &[u8], is_reverse: bool, is_singleton: bool, out: &mut [f32]) {
+    /// When `padded.len() != seq_len` or `out.len() != channels · seq_len` (internal contract).
+    pub fn encode_strand_into(
+        &self,
+        padded: &[u8],
+        reverse_complement: bool,
+        is_reverse: bool,
+        is_singleton: bool,
+        out: &mut [f32],
+    ) {
         let l = self.seq_len;
         assert_eq!(padded.len(), l, "padded window length");
-        assert_eq!(out.len(), IN_CHANNELS * l, "encoding buffer length");
+        assert_eq!(out.len(), self.in_channels() * l, "encoding buffer length");
         out[..4 * l].fill(0.0);
         for pos in 0..l {
-            let code = if is_reverse { complement(padded[l - 1 - pos]) } else { padded[pos] };
+            let code = if reverse_complement { complement(padded[l - 1 - pos]) } else { padded[pos] };
             if code < 4 {
                 out[code as usize * l + pos] = 1.0;
             }
         }
         out[4 * l..5 * l].fill(if is_reverse { 1.0 } else { 0.0 });
-        out[5 * l..6 * l].fill(if is_singleton { 1.0 } else { 0.0 });
+        if self.singleton_channel {
+            out[5 * l..6 * l].fill(if is_singleton { 1.0 } else { 0.0 });
+        }
     }
 
-    /// `(6, seq_len)` encoding of a padded window as a new vector.
+    /// [`DataProcessor::encode_strand_into`] with is_reverse = `is_reverse` = whether the window
+    /// is reverse-complemented (the DREAM convention).
+    pub fn encode_into(&self, padded: &[u8], is_reverse: bool, is_singleton: bool, out: &mut [f32]) {
+        self.encode_strand_into(padded, is_reverse, is_reverse, is_singleton, out);
+    }
+
+    /// `(channels, seq_len)` encoding of a padded window as a new vector.
     pub fn encode(&self, padded: &[u8], is_reverse: bool, is_singleton: bool) -> Vec<f32> {
-        let mut out = vec![0.0; IN_CHANNELS * self.seq_len];
+        let mut out = vec![0.0; self.in_channels() * self.seq_len];
         self.encode_into(padded, is_reverse, is_singleton, &mut out);
         out
     }

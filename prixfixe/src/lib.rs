@@ -8,6 +8,8 @@
 //! Module map (see `ARCHITECTURE.md` at the repository root):
 //! - [`data`]: DataProcessor — 150 bp plasmid extension, 6-channel one-hot encoding, reverse
 //!   complement, 18-bin soft-classification targets, compact sequence storage.
+//! - [`dataset`]: datasets as data — table format, targets, length rule, channels, loss,
+//!   model selection, CV protocol; presets `dream-yeast`, `deepstarr`, `lentimpra`.
 //! - [`blocks`]: First / Core / Final Layers Blocks, one shape contract `(batch, channels, length)`.
 //! - [`model`]: [`model::PrixFixeNet`], the block configuration and the three DREAM presets.
 //! - [`predictor`]: forward / reverse-complement averaged prediction, batched; ISM.
@@ -29,6 +31,7 @@ pub mod blocks;
 pub mod bundle;
 pub mod challenge;
 pub mod data;
+pub mod dataset;
 pub mod design;
 pub mod kernels;
 pub mod metrics;

@@ -12,8 +12,9 @@ use crate::blocks::{
     DualKernelConvConfig, EfficientNetCoreConfig, FinalBlock, FinalBlockConfig, FirstBlock,
     FirstBlockConfig,
 };
+use crate::blocks::final_block::{Head, RegressionConfig, SoftBinsConfig};
 use crate::weights::{ParamCounter, ParamVisitor, Precision, TorchExporter, TorchLoader, VisitTorch, WeightError};
-use crate::{IN_CHANNELS, N_BINS, SEQ_LEN};
+use crate::{IN_CHANNELS, SEQ_LEN};
 
 /// A block combination that cannot be assembled.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -73,7 +74,7 @@ impl PrixFixeConfig {
         };
         check("the input encoding", self.in_channels, "the First Layers Block", self.first.in_channels())?;
         check("the First Layers Block", self.first.out_channels(), "the Core Layers Block", self.core.in_channels())?;
-        check("the Core Layers Block", self.core.out_channels(), "the Final Layers Block", self.final_block.in_channels)?;
+        check("the Core Layers Block", self.core.out_channels(), "the Final Layers Block", self.final_block.in_channels())?;
         if let Some(len) = self.core.fixed_length() {
             if len != self.seq_len {
                 return Err(ConfigError::LengthMismatch { core: len, window: self.seq_len });
@@ -114,8 +115,17 @@ impl PrixFixeConfig {
         if let Some(k) = kernels.iter().find(|&&k| k % 2 == 0) {
             return Err(ConfigError::Invalid(format!("kernel {k} is even; 'same' padding needs odd kernels")));
         }
-        if self.final_block.bins == 0 {
-            return Err(ConfigError::Invalid("the Final Layers Block needs at least one bin".into()));
+        match &self.final_block {
+            FinalBlockConfig::SoftBins(c) if c.bins == 0 => {
+                return Err(ConfigError::Invalid("the Final Layers Block needs at least one bin".into()))
+            }
+            FinalBlockConfig::Regression(c) if c.tasks == 0 || c.hidden == 0 => {
+                return Err(ConfigError::Invalid("the regression Final Layers Block needs at least one task and a positive width".into()))
+            }
+            _ => {}
+        }
+        if self.seq_len == 0 {
+            return Err(ConfigError::Invalid("the model window must be at least 1 bp".into()));
         }
         Ok(())
     }
@@ -187,8 +197,17 @@ impl ModelPreset {
 
     /// The block configuration, exactly as the reference notebook builds it (§2, §5).
     pub fn config(self) -> PrixFixeConfig {
+        self.config_for(SEQ_LEN, IN_CHANNELS, FinalBlockConfig::soft_bins(0))
+    }
+
+    /// The preset's First and Core Layers Blocks on another input (window `seq_len` bp,
+    /// `in_channels` channels) with the Final Layers Block `final_block` (its `in_channels` is
+    /// set to the core's output). The Drosophila and human benchmark models are
+    /// `config_for(249, 5, FinalBlockConfig::regression(_, 2))` and `config_for(230, 5, …, 1)`
+    /// (PRIXFIXE-MODULES.md §7).
+    pub fn config_for(self, seq_len: usize, in_channels: usize, final_block: FinalBlockConfig) -> PrixFixeConfig {
         let bhi_first = FirstBlockConfig::DualKernelConv(DualKernelConvConfig {
-            in_channels: IN_CHANNELS,
+            in_channels,
             channels_per_kernel: 160,
             kernels: vec![9, 15],
             dropout: 0.2,
@@ -217,7 +236,7 @@ impl ModelPreset {
                 }),
             ),
             Self::DreamAttn => (
-                FirstBlockConfig::ConvBnSilu(ConvBnSiluConfig { in_channels: IN_CHANNELS, out_channels: 256, kernel: 7 }),
+                FirstBlockConfig::ConvBnSilu(ConvBnSiluConfig { in_channels, out_channels: 256, kernel: 7 }),
                 CoreBlockConfig::Conformer(ConformerCoreConfig {
                     dim: 256,
                     layers: 4,
@@ -225,12 +244,16 @@ impl ModelPreset {
                     ff_mult: 4,
                     conv_kernel: 15,
                     dropout: 0.1,
-                    seq_len: SEQ_LEN,
+                    seq_len,
                 }),
             ),
         };
-        let final_block = FinalBlockConfig { in_channels: core.out_channels(), bins: N_BINS };
-        PrixFixeConfig { seq_len: SEQ_LEN, in_channels: IN_CHANNELS, first, core, final_block }
+        let c = core.out_channels();
+        let final_block = match final_block {
+            FinalBlockConfig::SoftBins(b) => FinalBlockConfig::SoftBins(SoftBinsConfig { in_channels: c, ..b }),
+            FinalBlockConfig::Regression(r) => FinalBlockConfig::Regression(RegressionConfig { in_channels: c, ..r }),
+        };
+        PrixFixeConfig { seq_len, in_channels, first, core, final_block }
     }
 }
 
@@ -259,11 +282,13 @@ pub struct ForwardParts<B: Backend> {
     pub first: Tensor<B, 3>,
     /// Core Layers Block output `(batch, C2, L)`.
     pub core: Tensor<B, 3>,
-    /// Logits `(batch, 18)`.
+    /// Raw Final Layers Block output `(batch, width)`: 18 logits, or one value per task.
     pub logits: Tensor<B, 2>,
 }
 
-/// A Prix Fixe network. Input `(batch, 6, 150)` → logits `(batch, 18)` → expected bin `(batch)`.
+/// A Prix Fixe network. Input `(batch, channels, L)` (DREAM: `(batch, 6, 150)`) → raw head output
+/// (DREAM: 18 logits; benchmarks: one value per task) → outputs `(batch, outputs)` (DREAM: the
+/// expected bin).
 #[derive(Module, Debug)]
 pub struct PrixFixeNet<B: Backend> {
     /// First Layers Block (reference key prefix `first.`).
@@ -275,7 +300,8 @@ pub struct PrixFixeNet<B: Backend> {
 }
 
 impl<B: Backend> PrixFixeNet<B> {
-    /// Logits `(batch, 18)` of an encoded batch `(batch, 6, L)`.
+    /// Raw head output `(batch, width)` of an encoded batch `(batch, channels, L)`: 18 logits
+    /// (soft bins) or one regression value per task; see [`PrixFixeNet::head`].
     pub fn forward_logits(&self, x: Tensor<B, 3>) -> Tensor<B, 2> {
         self.final_block.forward(self.core.forward(self.first.forward(x)))
     }
@@ -288,9 +314,15 @@ impl<B: Backend> PrixFixeNet<B> {
         ForwardParts { first, core, logits }
     }
 
-    /// Predicted expression (expected bin, 0..17 training scale) `(batch)`.
-    pub fn forward(&self, x: Tensor<B, 3>) -> Tensor<B, 1> {
-        FinalBlock::expectation(FinalBlock::probs(self.forward_logits(x)))
+    /// Predicted outputs `(batch, outputs)`: the expected bin (0..17 training scale) of a
+    /// soft-bin model, or the tasks' values of a regression model.
+    pub fn forward(&self, x: Tensor<B, 3>) -> Tensor<B, 2> {
+        self.head().outputs_of(self.forward_logits(x))
+    }
+
+    /// What the Final Layers Block outputs.
+    pub fn head(&self) -> Head {
+        self.final_block.head()
     }
 
     /// Trainable parameter count.

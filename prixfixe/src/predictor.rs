@@ -7,22 +7,26 @@
 
 use burn::tensor::{backend::Backend, Tensor, TensorData};
 
-use crate::blocks::FinalBlock;
-use crate::data::{bin_expectation, codes_to_string, parse_bases, DataProcessor, SequenceError, CODE_A, CODE_C, CODE_G, CODE_LETTERS, CODE_T};
+use crate::blocks::Head;
+use crate::data::{codes_to_string, parse_bases, DataProcessor, SequenceError, CODE_A, CODE_C, CODE_G, CODE_LETTERS, CODE_T};
 use crate::model::PrixFixeNet;
-use crate::{IN_CHANNELS, N_BINS};
+use crate::N_BINS;
 
 /// One sequence's prediction.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Prediction {
-    /// `(forward + reverse) / 2`: expected bin on the training scale (0..17).
+    /// The predictor's selected output, `(forward + reverse) / 2` (DREAM: expected bin on the
+    /// training scale 0..17).
     pub expression: f32,
-    /// Expected bin of the forward strand.
+    /// The selected output on the forward strand (the sequence as given).
     pub forward: f32,
-    /// Expected bin of the reverse-complement strand.
+    /// The selected output on the reverse-complement strand.
     pub reverse: f32,
-    /// 18-bin distribution, mean of both strands (the model's own uncertainty).
-    pub probs: [f32; N_BINS],
+    /// Every output (one per dataset target), mean of both strands.
+    pub outputs: Vec<f32>,
+    /// 18-bin distribution, mean of both strands (the model's own uncertainty); empty for a
+    /// regression model.
+    pub probs: Vec<f32>,
 }
 
 /// A sequence in a batch that could not be read.
@@ -35,22 +39,43 @@ pub struct BatchError {
     pub error: SequenceError,
 }
 
-/// Turns strand probabilities `(2n, 18)` — rows `0..n` forward, `n..2n` reverse complement — into
-/// predictions.
-pub fn combine_strands(probs: &[f32], n: usize) -> Vec<Prediction> {
-    assert_eq!(probs.len(), 2 * n * N_BINS, "probability buffer size");
+/// Turns strand readouts `(2n, W)` — rows `0..n` forward, `n..2n` reverse complement; `W` = 18
+/// bin probabilities or one value per task (see [`Head::readout`]) — into predictions whose
+/// `expression` is output `output`.
+pub fn combine_strands_for(head: Head, output: usize, readout: &[f32], n: usize) -> Vec<Prediction> {
+    let w = head.width();
+    assert_eq!(readout.len(), 2 * n * w, "readout buffer size");
     (0..n)
         .map(|i| {
-            let f = &probs[i * N_BINS..(i + 1) * N_BINS];
-            let r = &probs[(n + i) * N_BINS..(n + i + 1) * N_BINS];
-            let (ef, er) = (bin_expectation(f), bin_expectation(r));
-            let mut avg = [0f32; N_BINS];
-            for k in 0..N_BINS {
-                avg[k] = 0.5 * (f[k] + r[k]);
-            }
-            Prediction { expression: 0.5 * (ef + er), forward: ef, reverse: er, probs: avg }
+            let f = &readout[i * w..(i + 1) * w];
+            let r = &readout[(n + i) * w..(n + i + 1) * w];
+            let (of, or) = (head.decode(f), head.decode(r));
+            let outputs: Vec<f32> = of.iter().zip(&or).map(|(a, b)| 0.5 * (a + b)).collect();
+            let probs = match head {
+                Head::SoftBins { .. } => f.iter().zip(r).map(|(a, b)| 0.5 * (a + b)).collect(),
+                Head::Regression { .. } => Vec::new(),
+            };
+            Prediction { expression: outputs[output], forward: of[output], reverse: or[output], outputs, probs }
         })
         .collect()
+}
+
+/// [`combine_strands_for`] of an 18-bin model (the DREAM models).
+pub fn combine_strands(probs: &[f32], n: usize) -> Vec<Prediction> {
+    combine_strands_for(Head::SoftBins { bins: N_BINS }, 0, probs, n)
+}
+
+/// How the strands of a sequence are scored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Strands {
+    /// The mean of the sequence as given (is_reverse = the row's own flag, 0 when unknown) and
+    /// its reverse complement with the flag flipped (DREAM test-time rule, §1.9; for the
+    /// benchmarks this pairs each row with the other orientation as it was trained).
+    #[default]
+    Both,
+    /// One pass per row with the row's own is_reverse, as the reference benchmark notebooks
+    /// predict (§7.3).
+    AsIs,
 }
 
 /// Logits `(batch, 18)` of an encoded batch, with the batch split over `parts` threads on the CPU
@@ -98,6 +123,8 @@ pub struct Predictor<B: Backend> {
     device: B::Device,
     batch_size: usize,
     threads: usize,
+    head: Head,
+    output: usize,
 }
 
 impl<B: Backend> Predictor<B> {
@@ -106,7 +133,25 @@ impl<B: Backend> Predictor<B> {
 
     /// A predictor for `model` on `device`.
     pub fn new(model: PrixFixeNet<B>, processor: DataProcessor, device: B::Device) -> Self {
-        Self { model, processor, device, batch_size: Self::DEFAULT_BATCH, threads: default_threads() }
+        let head = model.head();
+        Self { model, processor, device, batch_size: Self::DEFAULT_BATCH, threads: default_threads(), head, output: 0 }
+    }
+
+    /// Selects the output (0-based; one per dataset target) that [`Prediction::expression`],
+    /// ISM, variant effects, tiling and design use. Clamped to the model's outputs.
+    pub fn with_output(mut self, output: usize) -> Self {
+        self.output = output.min(self.head.outputs() - 1);
+        self
+    }
+
+    /// The selected output.
+    pub fn output(&self) -> usize {
+        self.output
+    }
+
+    /// What the model's Final Layers Block outputs.
+    pub fn head(&self) -> Head {
+        self.head
     }
 
     /// Sets the number of sequences per forward pass (at least 1).
@@ -141,33 +186,83 @@ impl<B: Backend> Predictor<B> {
         &self.device
     }
 
-    /// Encodes padded windows as `(2n, 6, L)`: rows `0..n` forward (is_reverse 0), `n..2n` their
-    /// reverse complements (is_reverse 1); is_singleton 0 everywhere.
+    /// Encodes padded windows as `(2n, channels, L)`: rows `0..n` as given (is_reverse 0),
+    /// `n..2n` their reverse complements (is_reverse 1); is_singleton 0 everywhere.
     pub fn encode_strands(&self, padded: &[Vec<u8>]) -> Tensor<B, 3> {
-        let l = self.processor.seq_len();
-        let n = padded.len();
-        let mut buf = vec![0f32; 2 * n * IN_CHANNELS * l];
-        let row = IN_CHANNELS * l;
-        for (i, p) in padded.iter().enumerate() {
-            self.processor.encode_into(p, false, false, &mut buf[i * row..(i + 1) * row]);
-            self.processor.encode_into(p, true, false, &mut buf[(n + i) * row..(n + i + 1) * row]);
-        }
-        Tensor::from_data(TensorData::new(buf, [2 * n, IN_CHANNELS, l]), &self.device)
+        self.encode_strands_flagged(padded, None)
     }
 
-    /// Bin probabilities `(2n, 18)` for padded windows (forward rows, then RC rows). Read the data
-    /// and pass it to [`combine_strands`].
+    /// As [`Predictor::encode_strands`], with each row's own is_reverse (`flags[i]`) on the rows
+    /// as given and the flipped flag on their reverse complements.
+    pub fn encode_strands_flagged(&self, padded: &[Vec<u8>], flags: Option<&[bool]>) -> Tensor<B, 3> {
+        let l = self.processor.seq_len();
+        let c = self.processor.in_channels();
+        let n = padded.len();
+        let mut buf = vec![0f32; 2 * n * c * l];
+        let row = c * l;
+        for (i, p) in padded.iter().enumerate() {
+            let rev = flags.is_some_and(|f| f[i]);
+            self.processor.encode_strand_into(p, false, rev, false, &mut buf[i * row..(i + 1) * row]);
+            self.processor.encode_strand_into(p, true, !rev, false, &mut buf[(n + i) * row..(n + i + 1) * row]);
+        }
+        Tensor::from_data(TensorData::new(buf, [2 * n, c, l]), &self.device)
+    }
+
+    /// Readout `(2n, W)` for padded windows (rows as given, then their reverse complements): bin
+    /// probabilities of a soft-bin model, task values of a regression model. Read the data and
+    /// pass it to [`Predictor::combine`].
     pub fn forward_probs(&self, padded: &[Vec<u8>]) -> Tensor<B, 2> {
-        FinalBlock::probs(forward_logits_split(&self.model, self.encode_strands(padded), self.threads))
+        self.forward_readout(padded, None)
+    }
+
+    /// [`Predictor::forward_probs`] with each row's own is_reverse (see
+    /// [`Predictor::encode_strands_flagged`]).
+    pub fn forward_readout(&self, padded: &[Vec<u8>], flags: Option<&[bool]>) -> Tensor<B, 2> {
+        let x = self.encode_strands_flagged(padded, flags);
+        self.head.readout(forward_logits_split(&self.model, x, self.threads))
+    }
+
+    /// Predictions from the data of [`Predictor::forward_probs`] for `n` windows.
+    pub fn combine(&self, readout: &[f32], n: usize) -> Vec<Prediction> {
+        combine_strands_for(self.head, self.output, readout, n)
     }
 
     /// Predictions for padded windows, batched, read synchronously (native backends).
     pub fn predict_padded(&self, padded: &[Vec<u8>]) -> Vec<Prediction> {
+        self.predict_padded_flagged(padded, None, Strands::Both)
+    }
+
+    /// Predictions for padded windows with each row's own is_reverse (`flags`, `None` = all 0),
+    /// scored as `strands` says. With [`Strands::AsIs`] one pass is made per row;
+    /// `forward`, `reverse` and `expression` are then that pass's value.
+    pub fn predict_padded_flagged(&self, padded: &[Vec<u8>], flags: Option<&[bool]>, strands: Strands) -> Vec<Prediction> {
         let mut out = Vec::with_capacity(padded.len());
-        for chunk in padded.chunks(self.batch_size) {
-            let data = self.forward_probs(chunk).into_data().convert::<f32>();
-            let probs = data.as_slice::<f32>().expect("f32 probabilities");
-            out.extend(combine_strands(probs, chunk.len()));
+        for (c, chunk) in padded.chunks(self.batch_size).enumerate() {
+            let f = flags.map(|f| &f[c * self.batch_size..c * self.batch_size + chunk.len()]);
+            match strands {
+                Strands::Both => {
+                    let data = self.forward_readout(chunk, f).into_data().convert::<f32>();
+                    out.extend(self.combine(data.as_slice::<f32>().expect("f32 readout"), chunk.len()));
+                }
+                Strands::AsIs => {
+                    let l = self.processor.seq_len();
+                    let ch = self.processor.in_channels();
+                    let mut buf = vec![0f32; chunk.len() * ch * l];
+                    for (i, p) in chunk.iter().enumerate() {
+                        let rev = f.is_some_and(|f| f[i]);
+                        self.processor.encode_strand_into(p, false, rev, false, &mut buf[i * ch * l..(i + 1) * ch * l]);
+                    }
+                    let x = Tensor::from_data(TensorData::new(buf, [chunk.len(), ch, l]), &self.device);
+                    let data = self.head.readout(forward_logits_split(&self.model, x, self.threads)).into_data().convert::<f32>();
+                    let w = self.head.width();
+                    for row in data.as_slice::<f32>().expect("f32 readout").chunks(w) {
+                        let outputs = self.head.decode(row);
+                        let probs = if matches!(self.head, Head::SoftBins { .. }) { row.to_vec() } else { Vec::new() };
+                        let v = outputs[self.output];
+                        out.push(Prediction { expression: v, forward: v, reverse: v, outputs, probs });
+                    }
+                }
+            }
         }
         out
     }

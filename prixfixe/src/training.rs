@@ -17,10 +17,8 @@ use std::sync::Arc;
 
 use burn::optim::{AdaptiveMomentumState, SimpleOptimizer};
 use burn::tensor::activation::log_softmax;
-use burn::tensor::{backend::Backend, Tensor, TensorData};
+use burn::tensor::{backend::Backend, Tensor};
 
-use crate::data::{is_singleton, soft_target, DataProcessor, PackedSequences};
-use crate::{IN_CHANNELS, N_BINS};
 
 /// `config.json` of a `dream train` output directory.
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
@@ -41,107 +39,7 @@ pub const RUN_CONFIG: &str = "config.json";
 /// File name of the per-epoch metrics in a training output directory.
 pub const METRICS_CSV: &str = "metrics.csv";
 
-/// Training rows: packed padded windows, expression and singleton flags.
-#[derive(Debug, Clone)]
-pub struct TrainingSet {
-    /// Padded windows.
-    pub sequences: PackedSequences,
-    /// Measured expression (training scale).
-    pub expression: Vec<f32>,
-    /// is_singleton per row (integer expression).
-    pub singleton: Vec<bool>,
-}
-
-impl TrainingSet {
-    /// An empty set for windows of `seq_len` bp.
-    pub fn new(seq_len: usize) -> Self {
-        Self { sequences: PackedSequences::new(seq_len), expression: Vec::new(), singleton: Vec::new() }
-    }
-
-    /// Appends a padded window and its expression.
-    pub fn push(&mut self, padded: &[u8], expression: f64) {
-        self.sequences.push(padded);
-        self.expression.push(expression as f32);
-        self.singleton.push(is_singleton(expression));
-    }
-
-    /// Rows (without RC doubling).
-    pub fn len(&self) -> usize {
-        self.expression.len()
-    }
-
-    /// `true` when empty.
-    pub fn is_empty(&self) -> bool {
-        self.expression.is_empty()
-    }
-
-    /// Samples of the RC-doubled set: `2 · len`.
-    pub fn doubled_len(&self) -> usize {
-        2 * self.len()
-    }
-
-    /// Heap bytes held.
-    pub fn heap_bytes(&self) -> usize {
-        self.sequences.heap_bytes() + self.expression.capacity() * 4 + self.singleton.capacity()
-    }
-
-    /// Splits off rows `val_rows` (any order) into a new set and keeps the rest, in order, in place
-    /// (used for `--val-fraction`; only the validation rows are copied).
-    pub fn split(mut self, val_rows: &[usize]) -> (TrainingSet, TrainingSet) {
-        let mut is_val = vec![false; self.len()];
-        for &i in val_rows {
-            is_val[i] = true;
-        }
-        let mut val = TrainingSet::new(self.sequences.seq_len());
-        let mut buf = vec![0u8; self.sequences.seq_len()];
-        for (i, _) in is_val.iter().enumerate().filter(|(_, &v)| v) {
-            self.sequences.get_into(i, &mut buf);
-            val.sequences.push(&buf);
-            val.expression.push(self.expression[i]);
-            val.singleton.push(self.singleton[i]);
-        }
-        self.sequences.retain_rows(|i| !is_val[i]);
-        let mut kept = 0;
-        for i in 0..is_val.len() {
-            if !is_val[i] {
-                self.expression[kept] = self.expression[i];
-                self.singleton[kept] = self.singleton[i];
-                kept += 1;
-            }
-        }
-        self.expression.truncate(kept);
-        self.singleton.truncate(kept);
-        (self, val)
-    }
-
-    /// Encodes samples of the RC-doubled set: inputs `(B, 6, L)` (true singleton flags) and soft
-    /// targets `(B, 18)`, plus the expressions.
-    pub fn batch<B: Backend>(
-        &self,
-        processor: &DataProcessor,
-        samples: &[usize],
-        device: &B::Device,
-    ) -> (Tensor<B, 3>, Tensor<B, 2>, Vec<f32>) {
-        let l = self.sequences.seq_len();
-        let n = self.len();
-        let mut x = vec![0f32; samples.len() * IN_CHANNELS * l];
-        let mut y = vec![0f32; samples.len() * N_BINS];
-        let mut e = Vec::with_capacity(samples.len());
-        let mut buf = vec![0u8; l];
-        for (j, &s) in samples.iter().enumerate() {
-            let (row, rc) = (s % n, s >= n);
-            self.sequences.get_into(row, &mut buf);
-            processor.encode_into(&buf, rc, self.singleton[row], &mut x[j * IN_CHANNELS * l..(j + 1) * IN_CHANNELS * l]);
-            y[j * N_BINS..(j + 1) * N_BINS].copy_from_slice(&soft_target(self.expression[row] as f64));
-            e.push(self.expression[row]);
-        }
-        (
-            Tensor::from_data(TensorData::new(x, [samples.len(), IN_CHANNELS, l]), device),
-            Tensor::from_data(TensorData::new(y, [samples.len(), N_BINS]), device),
-            e,
-        )
-    }
-}
+pub use crate::dataset::TrainingSet;
 
 /// `KL(target ‖ softmax(logits))` averaged over the batch ("batchmean"); terms with a zero target
 /// contribute 0. `logits`, `target`: `(B, 18)`. Returns a 1-element tensor.
@@ -151,6 +49,13 @@ pub fn kl_loss<B: Backend>(logits: Tensor<B, 2>, target: Tensor<B, 2>) -> Tensor
     // t·log t with 0·log 0 = 0: clamp inside the log, the product with t = 0 is then 0.
     let t_log_t = target.clone() * target.clone().clamp_min(1e-30).log();
     (t_log_t - target * log_p).sum() / batch
+}
+
+/// Mean squared error per task, summed over tasks (PRIXFIXE-MODULES.md §7.2: "same as
+/// DeepSTARR"): `Σ_t mean_b (out[b,t] − y[b,t])²`. `outputs`, `targets`: `(B, tasks)`. Returns a
+/// 1-element tensor.
+pub fn mse_loss<B: Backend>(outputs: Tensor<B, 2>, targets: Tensor<B, 2>) -> Tensor<B, 1> {
+    (outputs - targets).square().mean_dim(0).sum()
 }
 
 /// PyTorch `OneCycleLR` with the reference settings (two phases, cosine annealing, β1 cycling).
@@ -324,18 +229,29 @@ mod tests {
 
     #[test]
     fn split_moves_the_chosen_rows_and_keeps_the_rest_in_order() {
-        let mut set = TrainingSet::new(3);
+        let mut set = TrainingSet::dream(3);
         for (i, e) in [1.5, 2.0, 3.25, 4.0, 5.5].into_iter().enumerate() {
             set.push(&[i as u8, 1, 2], e);
         }
         let (train, val) = set.split(&[3, 1]);
-        assert_eq!(val.expression, vec![2.0, 4.0]);
+        assert_eq!(val.expression(), vec![2.0, 4.0]);
         assert_eq!(val.singleton, vec![true, true]);
         assert_eq!((val.sequences.get(0), val.sequences.get(1)), (vec![1, 1, 2], vec![3, 1, 2]));
-        assert_eq!(train.expression, vec![1.5, 3.25, 5.5]);
+        assert_eq!(train.expression(), vec![1.5, 3.25, 5.5]);
         assert_eq!(train.singleton, vec![false, false, false]);
         let rows: Vec<Vec<u8>> = (0..3).map(|i| train.sequences.get(i)).collect();
         assert_eq!(rows, vec![vec![0, 1, 2], vec![2, 1, 2], vec![4, 1, 2]]);
+    }
+
+    #[test]
+    fn mse_loss_sums_the_tasks() {
+        type B = crate::CpuBackend;
+        let dev = Default::default();
+        let out = Tensor::<B, 2>::from_floats([[1.0, 0.0], [3.0, 2.0]], &dev);
+        let y = Tensor::<B, 2>::from_floats([[0.0, 0.0], [1.0, 0.0]], &dev);
+        // task 0: (1 + 4)/2 = 2.5; task 1: (0 + 4)/2 = 2
+        let got: f32 = mse_loss(out, y).into_scalar();
+        assert!((got - 4.5).abs() < 1e-6, "{got}");
     }
 
     #[test]

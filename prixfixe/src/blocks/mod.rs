@@ -1,7 +1,8 @@
 //! First, Core and Final Layers Blocks (paper Fig. 3, "Prix Fixe framework").
 //!
 //! Every block maps `(batch, channels_in, length)` to `(batch, channels_out, length)`; the Final
-//! Layers Block maps `(batch, channels_in, length)` to 18-bin logits `(batch, 18)`. Any First ×
+//! Layers Block maps `(batch, channels_in, length)` to 18-bin logits `(batch, 18)` or to one
+//! regression value per task `(batch, tasks)`. Any First ×
 //! Core × Final combination whose channel counts agree can be assembled
 //! ([`crate::model::PrixFixeConfig::validate`]).
 
@@ -20,7 +21,7 @@ use crate::weights::{ParamVisitor, VisitTorch};
 pub use core_attn::{ConformerCore, ConformerCoreConfig};
 pub use core_cnn::{EfficientNetCore, EfficientNetCoreConfig};
 pub use core_rnn::{BiLstmCore, BiLstmCoreConfig};
-pub use final_block::{FinalBlock, FinalBlockConfig};
+pub use final_block::{FinalBlock, FinalBlockConfig, Head, RegressionConfig, RegressionHead, SoftBinsConfig, SoftBinsHead};
 pub use first::{ConvBnSiluBlock, ConvBnSiluConfig, DualKernelConvBlock, DualKernelConvConfig};
 
 /// Configuration of a First Layers Block.
