@@ -195,7 +195,7 @@ fn blocks_combine_when_shapes_fit_and_refuse_otherwise() {
     cfg.first = FirstBlockConfig::ConvBnSilu(ConvBnSiluConfig { in_channels: 6, out_channels: 320, kernel: 7 });
     let model = cfg.init::<B>(&device()).unwrap();
     let x = Tensor::<B, 3>::zeros([2, 6, 150], &device());
-    assert_eq!(model.forward(x).dims(), [2]);
+    assert_eq!(model.forward(x).dims(), [2, 1]);
 
     // DREAM-CNN first block (320 channels) into the Conformer core (256): refused.
     let mut bad = ModelPreset::DreamAttn.config();

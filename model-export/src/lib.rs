@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
 use prixfixe::bundle::{sha256_hex, Bundle, DataFile, Manifest, Provenance};
+use prixfixe::dataset::{Dataset, LengthRule, Loss};
 use prixfixe::model::{ModelPreset, PrixFixeConfig};
 use prixfixe::training::{RunConfig, BEST_WEIGHTS, METRICS_CSV, RUN_CONFIG};
 use prixfixe::weights::Precision;
@@ -109,8 +110,9 @@ pub fn bundle_from_run(from: &Path, name: &str, precision: Precision, scores: Op
         date: Some(now_utc()),
         notes,
     };
-    let title = preset.map_or_else(|| name.to_string(), |p| p.display_name().to_string());
-    Ok(Bundle::from_model(&model, run.model, name, &title, precision, provenance)?)
+    let dataset = run.dataset();
+    let title = preset.map_or_else(|| name.to_string(), |p| title_of(p, &dataset));
+    Ok(Bundle::from_model(&model, run.model, &dataset, name, &title, precision, provenance)?)
 }
 
 fn read_scores(path: &Path) -> Result<serde_json::Value> {
@@ -122,9 +124,20 @@ fn read_scores(path: &Path) -> Result<serde_json::Value> {
     Ok(v)
 }
 
-/// Bundle of a PyTorch `state_dict` (safetensors, reference key names) of a DREAM model.
-pub fn import_torch(arch: ModelPreset, weights: &Path, name: &str, precision: Precision, notes: Option<String>) -> Result<Bundle> {
-    let config = arch.config();
+/// "DREAM-CNN" for the yeast data, "DREAM-CNN (deepstarr)" for another dataset.
+pub fn title_of(preset: ModelPreset, dataset: &Dataset) -> String {
+    if dataset.name == "dream-yeast" {
+        preset.display_name().to_string()
+    } else {
+        format!("{} ({})", preset.display_name(), dataset.name)
+    }
+}
+
+/// Bundle of a PyTorch `state_dict` (safetensors, reference key names) of a DREAM model built
+/// for `dataset` (yeast: the DREAM notebook's model; `deepstarr` / `lentimpra`: the benchmark
+/// packages' models, PRIXFIXE-MODULES.md §7).
+pub fn import_torch(arch: ModelPreset, dataset: &Dataset, weights: &Path, name: &str, precision: Precision, notes: Option<String>) -> Result<Bundle> {
+    let config = dataset.model_config(arch);
     let model = load_model(&config, weights)?;
     let provenance = Provenance {
         source: "imported".into(),
@@ -134,7 +147,7 @@ pub fn import_torch(arch: ModelPreset, weights: &Path, name: &str, precision: Pr
         notes,
         ..Default::default()
     };
-    Ok(Bundle::from_model(&model, config, name, arch.display_name(), precision, provenance)?)
+    Ok(Bundle::from_model(&model, config, dataset, name, &title_of(arch, dataset), precision, provenance)?)
 }
 
 fn fmt_opt(v: Option<f64>, digits: usize) -> String {
@@ -156,11 +169,31 @@ pub fn model_card(m: &Manifest) -> String {
          (Rafi et al., Prix Fixe framework): {arch}; {} trainable parameters.\n\n",
         m.parameters
     );
-    s += "**Input.** Yeast promoter sequences in the DREAM challenge form: 17 bp 5' adapter `TGCATTTTTTTCACATC` + 80 bp random region + \
-          13 bp 3' flank (~110 bp). The first 17 bp are replaced by the 150 bp of plasmid upstream of the insert and the last 150 bp \
-          are kept (the challenge DataProcessor). A, C, G, T, N; any case.\n\n";
-    s += "**Output.** The expected expression bin (0–17) on the training scale (mean sorting bin of a YFP reporter in yeast grown in \
-          chardonnay grape must), averaged over the forward and reverse-complement strands, plus the 18-bin distribution.\n\n";
+    let dataset = m.dataset();
+    let yeast = dataset.length == LengthRule::DreamPlasmid;
+    if yeast {
+        s += "**Input.** Yeast promoter sequences in the DREAM challenge form: 17 bp 5' adapter `TGCATTTTTTTCACATC` + 80 bp random region + \
+              13 bp 3' flank (~110 bp). The first 17 bp are replaced by the 150 bp of plasmid upstream of the insert and the last 150 bp \
+              are kept (the challenge DataProcessor). A, C, G, T, N; any case.\n\n";
+        s += "**Output.** The expected expression bin (0–17) on the training scale (mean sorting bin of a YFP reporter in yeast grown in \
+              chardonnay grape must), averaged over the forward and reverse-complement strands, plus the 18-bin distribution.\n\n";
+    } else {
+        s += &format!(
+            "**Data.** `{}`: {}.\n\n**Input.** {} A, C, G, T, N; any case. Channels: {}.\n\n",
+            dataset.name,
+            dataset.description,
+            m.input.rule,
+            m.input.channels.join(", ")
+        );
+        s += "**Output.** ";
+        let outs: Vec<String> = dataset
+            .output_names()
+            .iter()
+            .zip(&dataset.targets)
+            .map(|(n, t)| format!("`{n}` ({})", t.unit.as_deref().unwrap_or("as measured")))
+            .collect();
+        s += &format!("{}; {}.\n\n", outs.join(", "), m.output.meaning);
+    }
     s += "## Training\n\n";
     match p.source.as_str() {
         "trained" => {
@@ -169,14 +202,23 @@ pub fn model_card(m: &Manifest) -> String {
                 s += &format!("| data | `{}` (sha256 `{}`) |\n", d.path, d.sha256.as_deref().unwrap_or("not available"));
             }
             s += &format!(
-                "| rows | {} training, {} validation |\n| schedule | {} epoch(s), batch {}, OneCycle peak lr {}, AdamW (wd 0.01), KL loss on 18-bin soft targets, RC-doubled data |\n| seed | {} |\n| exported epoch | {} (best validation Pearson r) |\n",
+                "| rows | {} training, {} validation |\n| schedule | {} epoch(s), batch {}, OneCycle peak lr {}, AdamW (wd 0.01), {} |\n| seed | {} |\n| exported epoch | {} ({}) |\n",
                 p.train_rows.map_or("?".into(), |v| v.to_string()),
                 p.val_rows.map_or("?".into(), |v| v.to_string()),
                 p.epochs.map_or("?".into(), |v| v.to_string()),
                 p.batch_size.map_or("?".into(), |v| v.to_string()),
                 p.max_lr.map_or("?".into(), |v| v.to_string()),
+                match (dataset.loss, &dataset.strand) {
+                    (Loss::SoftBins, _) => "KL loss on 18-bin soft targets, RC-doubled data".to_string(),
+                    (Loss::Mse, prixfixe::dataset::StrandRule::Augment) => "MSE per task (summed), RC-doubled data".to_string(),
+                    (Loss::Mse, _) => "MSE per task (summed), both orientations as rows of the data".to_string(),
+                },
                 p.seed.map_or("?".into(), |v| v.to_string()),
                 p.best_epoch.map_or("?".into(), |v| v.to_string()),
+                match dataset.selection {
+                    prixfixe::dataset::Selection::Pearson => "best validation Pearson r",
+                    prixfixe::dataset::Selection::Mse => "lowest validation MSE",
+                },
             );
         }
         _ => {
@@ -191,12 +233,28 @@ pub fn model_card(m: &Manifest) -> String {
     s += "\n## Metrics\n\n";
     if p.val_pearson_r.is_some() {
         s += &format!(
-            "Validation (held-out rows of the training file, both strands): Pearson r {}, Spearman ρ {}.\n\n",
+            "Validation ({}): Pearson r {}, Spearman ρ {}{}.\n\n",
+            if yeast { "held-out rows of the training file, both strands" } else { "the validation rows" },
             fmt_opt(p.val_pearson_r, 3),
-            fmt_opt(p.val_spearman_rho, 3)
+            fmt_opt(p.val_spearman_rho, 3),
+            if dataset.targets.len() > 1 { " (mean over the tasks)" } else { "" }
         );
     }
-    if let Some(t) = &p.test_scores {
+    if let Some(tasks) = p.test_scores.as_ref().and_then(|t| t.get("tasks")).and_then(|t| t.as_array()) {
+        s += "Per task (`dream evaluate`):\n\n| task | n | Pearson r | Spearman ρ | MSE |\n|---|---|---|---|---|\n";
+        for t in tasks {
+            s += &format!(
+                "| {} | {} | {} | {} | {} |\n",
+                t["name"].as_str().unwrap_or("?"),
+                t["n"],
+                fmt_opt(t["pearson_r"].as_f64(), 3),
+                fmt_opt(t["spearman_rho"].as_f64(), 3),
+                fmt_opt(t["mse"].as_f64(), 3)
+            );
+        }
+        s += "\n";
+    }
+    if let Some(t) = p.test_scores.as_ref().filter(|t| t.get("subsets").is_some()) {
         s += "DREAM challenge test subsets with public labels (`dream evaluate`; Pearson r² and Spearman ρ per subset, pair subsets on alt−ref differences):\n\n| subset | n | Pearson r | Pearson r² | Spearman ρ | weight |\n|---|---|---|---|---|---|\n";
         for sub in t["subsets"].as_array().into_iter().flatten() {
             if sub["n"].as_u64().unwrap_or(0) == 0 {
@@ -220,11 +278,21 @@ pub fn model_card(m: &Manifest) -> String {
             fmt_opt(t["weight_total"].as_f64(), 2),
             t["missing"].as_array().map(|a| a.iter().filter_map(|v| v.as_str()).collect::<Vec<_>>().join(", ")).unwrap_or_default()
         );
-    } else if p.val_pearson_r.is_none() {
+    } else if p.val_pearson_r.is_none() && p.test_scores.is_none() {
         s += "Not evaluated by this toolkit.\n";
     }
     s += "\n## Limitations\n\n";
-    if p.source == "trained" && p.train_rows.is_some_and(|r| r < 100_000) {
+    if !yeast && p.source == "trained" {
+        s += &format!(
+            "- Trained on {} rows for {} epoch(s) on a CPU. The paper's benchmark models saw the full data sets (DeepSTARR ~400,000 \
+             sequences, lentiMPRA ~200,000 per cell type) with cross-validation; a model trained on a small sample is for trying \
+             the tools, not for biological conclusions.\n",
+            p.train_rows.map_or("?".into(), |v| v.to_string()),
+            p.epochs.map_or("a few".into(), |e| e.to_string())
+        );
+        s += "- Predictions for sequences unlike the training data (other organisms, cell types or lengths) are extrapolations.\n";
+    }
+    if yeast && p.source == "trained" && p.train_rows.is_some_and(|r| r < 100_000) {
         s += &format!(
             "- Trained on a small sample ({} rows) of the 6,739,258-row challenge training set, for {} epoch(s) on a CPU: its \
              accuracy is below what the published DREAM models reach with the full data and 80 epochs (see the metrics \
@@ -234,9 +302,11 @@ pub fn model_card(m: &Manifest) -> String {
             p.epochs.map_or("a few".into(), |e| e.to_string())
         );
     }
-    s += "- Trained on yeast (S. cerevisiae) random promoters in one growth condition; predictions for other organisms, \
-          contexts or sequence lengths far from 110 bp are extrapolations.\n\
-          - The output is on the training scale (sorting bins); only correlations with other measurements are meaningful.\n";
+    if yeast {
+        s += "- Trained on yeast (S. cerevisiae) random promoters in one growth condition; predictions for other organisms, \
+              contexts or sequence lengths far from 110 bp are extrapolations.\n\
+              - The output is on the training scale (sorting bins); only correlations with other measurements are meaningful.\n";
+    }
     s += &format!(
         "\n## Files\n\n| file | |\n|---|---|\n| `model.json` | format {} v{}, architecture, input/output spec, provenance |\n| `{}` | {} bytes, {}, sha256 `{}` |\n",
         m.format,

@@ -89,6 +89,10 @@ enum Command {
         /// dream-cnn, dream-rnn or dream-attn.
         #[arg(long, value_parser = parse_preset)]
         arch: ModelPreset,
+        /// The dataset the model was built for: dream-yeast (default), deepstarr, lentimpra, or a
+        /// dataset description file (JSON).
+        #[arg(long, default_value = "dream-yeast")]
+        dataset: String,
         /// The state_dict in safetensors format (f32, f16, bf16 or f64).
         #[arg(long)]
         weights: PathBuf,
@@ -150,9 +154,10 @@ fn run(cli: Cli) -> Result<()> {
             let name = out.check()?;
             out.write(&model_export::bundle_from_run(&from, &name, out.precision.into(), scores.as_deref(), out.notes.clone())?)?;
         }
-        Command::ImportTorch { arch, weights, out } => {
+        Command::ImportTorch { arch, dataset, weights, out } => {
+            let dataset = prixfixe::dataset::Dataset::load(&dataset).map_err(anyhow::Error::msg)?;
             let name = out.check()?;
-            out.write(&model_export::import_torch(arch, &weights, &name, out.precision.into(), out.notes.clone())?)?;
+            out.write(&model_export::import_torch(arch, &dataset, &weights, &name, out.precision.into(), out.notes.clone())?)?;
         }
         Command::Check { bundle } => {
             let b = Bundle::read(&bundle)?;

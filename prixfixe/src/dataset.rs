@@ -148,13 +148,23 @@ pub enum Selection {
     Mse,
 }
 
+/// Which column's values are held out in turn by a [`CvProtocol`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum HeldOut {
+    /// The dataset's `fold` column (human lentiMPRA: folds 0–9).
+    Fold,
+    /// The dataset's `group` column (Drosophila: the chromosome).
+    Group,
+}
+
 /// How held-out sets and validation folds are formed for `dream cv` (paper Methods, benchmarks).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CvProtocol {
     /// Each value of this column is held out as a test set in turn (human: `fold`; Drosophila:
-    /// the chromosome `seqnames`).
-    pub held_out: Column,
+    /// `group`, the chromosome).
+    pub held_out: HeldOut,
     /// Validation folds of the remaining rows: the other values of `held_out` (human: for each
     /// test fold, 9 models, one per other fold as validation), or this many random folds with
     /// both orientations of a sequence kept together (Drosophila: 10).
@@ -295,7 +305,7 @@ impl Dataset {
             loss: Loss::Mse,
             selection: Selection::Mse,
             defaults: TrainDefaults { batch_size: Some(32), epochs: Some(5), lr: Some(0.005), lr_attn: Some(0.001) },
-            cv: Some(CvProtocol { held_out: Column::Name("seqnames".into()), random_folds: Some(10) }),
+            cv: Some(CvProtocol { held_out: HeldOut::Group, random_folds: Some(10) }),
         }
     }
 
@@ -321,7 +331,7 @@ impl Dataset {
             loss: Loss::Mse,
             selection: Selection::Pearson,
             defaults: TrainDefaults { batch_size: Some(32), epochs: Some(5), lr: Some(0.005), lr_attn: Some(0.001) },
-            cv: Some(CvProtocol { held_out: Column::Name("fold".into()), random_folds: None }),
+            cv: Some(CvProtocol { held_out: HeldOut::Fold, random_folds: None }),
         }
     }
 
@@ -333,6 +343,27 @@ impl Dataset {
             "lentimpra" | "human" => Some(Self::lentimpra()),
             _ => None,
         }
+    }
+
+    /// A preset name, or the path of a JSON description (what `--dataset NAME|FILE` takes).
+    ///
+    /// # Errors
+    /// An unknown name that is not a file (the presets are listed), an unreadable file, or the
+    /// file's problem prefixed with its path.
+    #[cfg(not(target_arch = "wasm32"))]
+    pub fn load(name_or_path: &str) -> Result<Self, String> {
+        if let Some(d) = Self::preset(name_or_path) {
+            return Ok(d);
+        }
+        let path = std::path::Path::new(name_or_path);
+        if !path.is_file() {
+            return Err(format!(
+                "--dataset {name_or_path:?}: not a built-in dataset ({}) nor a dataset description file",
+                PRESETS.join(", ")
+            ));
+        }
+        let text = std::fs::read_to_string(path).map_err(|e| format!("{name_or_path}: {e}"))?;
+        Self::from_json(&text).map_err(|e| format!("{name_or_path}: {e}"))
     }
 
     /// Reads and checks a JSON description.
@@ -390,6 +421,11 @@ impl Dataset {
         if let Some(cv) = &self.cv {
             if cv.random_folds.is_some_and(|k| k < 2) {
                 return Err("cv.random_folds must be at least 2".into());
+            }
+            match cv.held_out {
+                HeldOut::Fold if self.fold.is_none() => return Err("cv.held_out \"fold\" needs a fold column".into()),
+                HeldOut::Group if self.group.is_none() => return Err("cv.held_out \"group\" needs a group column".into()),
+                _ => {}
             }
         }
         for (what, v) in [("defaults.batch_size", self.defaults.batch_size), ("defaults.epochs", self.defaults.epochs)] {

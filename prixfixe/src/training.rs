@@ -30,6 +30,16 @@ pub struct RunConfig {
     /// The training arguments (`args`) and data sizes (`train_rows`, `val_rows`); free-form.
     #[serde(default)]
     pub training: serde_json::Value,
+    /// The dataset (absent in runs made before datasets existed: `dream-yeast`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dataset: Option<crate::dataset::Dataset>,
+}
+
+impl RunConfig {
+    /// The dataset (`dream-yeast` when the run names none).
+    pub fn dataset(&self) -> crate::dataset::Dataset {
+        self.dataset.clone().unwrap_or_else(crate::dataset::Dataset::dream_yeast)
+    }
 }
 
 /// File name of the best epoch's weights (PyTorch layout, f32) in a training output directory.

@@ -110,7 +110,7 @@ fn num_cpus() -> usize {
 fn random_set(batch: usize, seed: u64) -> TrainingSet {
     let processor = DataProcessor::dream();
     let mut rng = Shuffler::new(seed);
-    let mut set = TrainingSet::new(processor.seq_len());
+    let mut set = TrainingSet::dream(processor.seq_len());
     let bases = *b"ACGT";
     for i in 0..batch.div_ceil(2) {
         let perm = rng.permutation(4 * processor.seq_len());
@@ -134,7 +134,7 @@ fn bench_all<B: AutodiffBackend>(args: &BenchArgs, device: B::Device) -> Result<
     for &preset in &args.models {
         B::seed(&device, 0);
         let model: PrixFixeNet<B> = preset.config().init::<B>(&device)?;
-        let (x, y, _) = set.batch::<B>(&processor, &idx, &device);
+        let (x, y, _) = set.batch::<B>(&processor, prixfixe::dataset::Loss::SoftBins, &idx, &device);
         let mut entry = serde_json::Map::new();
         entry.insert("params".into(), json!(model.num_trainable()));
         if matches!(args.mode, BenchMode::Infer | BenchMode::Both) {

@@ -9,7 +9,8 @@ use std::time::Instant;
 use anyhow::{bail, Context, Result};
 use prixfixe::model::ModelPreset;
 
-use crate::model_io::load_predictor;
+use crate::model_io::{load_predictor, load_predictor_with_dataset};
+use prixfixe::predictor::Strands;
 use crate::training::write_atomic;
 
 pub(crate) fn read(path: &Path) -> Result<Vec<u8>> {
@@ -33,77 +34,125 @@ pub(crate) fn check_output(output: &Path) -> Result<()> {
     Ok(())
 }
 
+/// `--strands`: how each row is scored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum StrandsArg {
+    /// Mean of the row as given (is_reverse from its id where the dataset says so, else 0) and
+    /// its reverse complement with the flag flipped.
+    #[default]
+    Both,
+    /// One pass per row with the row's own is_reverse, as the reference benchmark notebooks.
+    AsIs,
+}
+
+impl From<StrandsArg> for Strands {
+    fn from(s: StrandsArg) -> Self {
+        match s {
+            StrandsArg::Both => Strands::Both,
+            StrandsArg::AsIs => Strands::AsIs,
+        }
+    }
+}
+
 /// `dream predict`.
-pub fn predict(model: &Path, arch: Option<ModelPreset>, input: &Path, output: &Path, batch_size: usize) -> Result<()> {
+pub fn predict(model: &Path, arch: Option<ModelPreset>, input: &Path, output: &Path, batch_size: usize, strands: StrandsArg) -> Result<()> {
     if batch_size == 0 {
         bail!("--batch-size must be positive");
     }
     check_output(output)?;
-    let predictor = load_predictor(model, arch)?.with_batch_size(batch_size);
+    let (predictor, dataset) = load_predictor_with_dataset(model, arch)?;
+    let predictor = predictor.with_batch_size(batch_size);
     let name = input.display().to_string();
     let file = prixfixe::seqio::read_sequence_file(&name, &read(input)?)?;
     let seqs: Vec<&str> = file.records.iter().map(|r| r.sequence.as_str()).collect();
-    let adapter = prixfixe::data::ADAPTER_5P;
-    let window = predictor.processor().seq_len() + predictor.processor().adapter_len();
-    let challenge_form = |s: &&&str| predictor.processor().input_form(s.len()) == prixfixe::data::InputForm::Challenge;
-    let no_adapter =
-        seqs.iter().filter(challenge_form).filter(|s| !s.to_ascii_uppercase().starts_with(adapter)).count();
-    let too_long = seqs.iter().filter(|s| s.len() > window).count();
-    if no_adapter > 0 {
-        eprintln!(
-            "warning: {no_adapter} of {} sequences do not start with the DREAM 5' adapter {adapter}; the DataProcessor replaces the first 17 bp of every sequence (other than an 80 bp random region or a 150 bp window) by plasmid sequence, whatever they are",
-            seqs.len()
-        );
+    let processor = predictor.processor();
+    if !processor.is_exact() {
+        let adapter = prixfixe::data::ADAPTER_5P;
+        let window = processor.seq_len() + processor.adapter_len();
+        let challenge_form = |s: &&&str| processor.input_form(s.len()) == prixfixe::data::InputForm::Challenge;
+        let no_adapter =
+            seqs.iter().filter(challenge_form).filter(|s| !s.to_ascii_uppercase().starts_with(adapter)).count();
+        let too_long = seqs.iter().filter(|s| s.len() > window).count();
+        if no_adapter > 0 {
+            eprintln!(
+                "warning: {no_adapter} of {} sequences do not start with the DREAM 5' adapter {adapter}; the DataProcessor replaces the first 17 bp of every sequence (other than an 80 bp random region or a 150 bp window) by plasmid sequence, whatever they are",
+                seqs.len()
+            );
+        }
+        if too_long > 0 {
+            eprintln!("warning: {too_long} sequences are longer than {window} bp; only their last 150 bp after the adapter reach the model");
+        }
     }
-    if too_long > 0 {
-        eprintln!("warning: {too_long} sequences are longer than {window} bp; only their last 150 bp after the adapter reach the model");
-    }
+    // is_reverse from the id where the dataset reads it so (benchmarks); 0 otherwise.
+    let flags: Vec<bool> = file.records.iter().map(|r| dataset.id_is_reverse(&r.id)).collect();
     let t0 = Instant::now();
-    let preds = predict_with_progress(&predictor, &seqs, |i| {
+    let preds = predict_with_progress(&predictor, &seqs, Some(&flags), strands.into(), |i| {
         let line = file.records[i].line;
         format!("{name}:{line}")
     })?;
-    // Output keeps the user's columns (TSV) and always has an id column.
-    // Ragged TSV rows are padded with empty fields so every output row has every column.
-    let n_extra = file.records.iter().map(|r| r.extra.len()).max().unwrap_or(0);
-    let mut columns: Vec<String> = match file.extra_header() {
-        Some(h) => h.iter().map(|s| s.to_string()).collect(),
-        None => (0..n_extra).map(|i| format!("column{}", i + 2)).collect(),
-    };
-    while columns.len() < n_extra {
-        columns.push(format!("column{}", columns.len() + 2));
-    }
-    let add_id = file.id_column.is_none();
-    if add_id {
-        columns.insert(0, "id".into());
-    }
-    columns.push("prediction".into());
-    let mut out = columns.join("\t");
-    out.push('\n');
-    for (r, p) in file.records.iter().zip(&preds) {
-        let mut fields: Vec<&str> = r.extra.iter().map(String::as_str).collect();
-        fields.resize(columns.len() - 1 - usize::from(add_id), "");
-        if add_id {
-            fields.insert(0, &r.id);
+    let legacy = dataset.name == "dream-yeast" && dataset.loss == prixfixe::dataset::Loss::SoftBins;
+    let mut out = String::new();
+    if legacy {
+        // DREAM: the user's columns are kept (TSV) and `prediction` comes last; always an id.
+        // Ragged TSV rows are padded with empty fields so every output row has every column.
+        let n_extra = file.records.iter().map(|r| r.extra.len()).max().unwrap_or(0);
+        let mut columns: Vec<String> = match file.extra_header() {
+            Some(h) => h.iter().map(|s| s.to_string()).collect(),
+            None => (0..n_extra).map(|i| format!("column{}", i + 2)).collect(),
+        };
+        while columns.len() < n_extra {
+            columns.push(format!("column{}", columns.len() + 2));
         }
-        out.push_str(&fields.join("\t"));
-        let _ = writeln!(out, "\t{:.6}", p.expression);
+        let add_id = file.id_column.is_none();
+        if add_id {
+            columns.insert(0, "id".into());
+        }
+        columns.push("prediction".into());
+        out.push_str(&columns.join("\t"));
+        out.push('\n');
+        for (r, p) in file.records.iter().zip(&preds) {
+            let mut fields: Vec<&str> = r.extra.iter().map(String::as_str).collect();
+            fields.resize(columns.len() - 1 - usize::from(add_id), "");
+            if add_id {
+                fields.insert(0, &r.id);
+            }
+            out.push_str(&fields.join("\t"));
+            let _ = writeln!(out, "\t{:.6}", p.expression);
+        }
+    } else {
+        // Other datasets: the id, then one column per output, named as the dataset's targets.
+        let names = dataset.output_names();
+        out.push_str(&format!("id\t{}\n", names.join("\t")));
+        for (r, p) in file.records.iter().zip(&preds) {
+            out.push_str(&r.id.replace(['\t', '\n'], " "));
+            for v in &p.outputs {
+                let _ = write!(out, "\t{v:.6}");
+            }
+            out.push('\n');
+        }
     }
     write_atomic(output, out.as_bytes())?;
     eprintln!(
-        "{} sequences predicted in {:.1} s (forward/reverse-complement average, expression bins 0–17) -> {}",
+        "{} sequences predicted in {:.1} s ({}; {}) -> {}",
         preds.len(),
         t0.elapsed().as_secs_f64(),
+        match strands {
+            StrandsArg::Both => "mean of each sequence and its reverse complement",
+            StrandsArg::AsIs => "one pass per row with its own is_reverse",
+        },
+        if legacy { "expression bins 0–17".to_string() } else { dataset.output_names().join(", ") },
         output.display()
     );
     Ok(())
 }
 
 /// Predicts in chunks with a progress bar (shown on a terminal only); `locate(i)` names record
-/// `i` (0-based) in error messages.
-fn predict_with_progress(
+/// `i` (0-based) in error messages; `flags`: each record's is_reverse.
+pub(crate) fn predict_with_progress(
     predictor: &prixfixe::Predictor<prixfixe::CpuBackend>,
     seqs: &[&str],
+    flags: Option<&[bool]>,
+    strands: Strands,
     locate: impl Fn(usize) -> String,
 ) -> Result<Vec<prixfixe::predictor::Prediction>> {
     const CHUNK: usize = 4096;
@@ -118,11 +167,12 @@ fn predict_with_progress(
     }
     let mut preds = Vec::with_capacity(seqs.len());
     for (c, chunk) in seqs.chunks(CHUNK).enumerate() {
-        let part = predictor.predict(chunk).map_err(|e| {
+        let padded = predictor.prepare(chunk).map_err(|e| {
             pb.abandon();
             anyhow::anyhow!("{}: {}", locate(c * CHUNK + e.index - 1), e.error)
         })?;
-        preds.extend(part);
+        let f = flags.map(|f| &f[c * CHUNK..c * CHUNK + chunk.len()]);
+        preds.extend(predictor.predict_padded_flagged(&padded, f, strands));
         pb.inc(chunk.len() as u64);
     }
     pb.finish_and_clear();
@@ -212,6 +262,40 @@ pub fn ism(model: &Path, arch: Option<ModelPreset>, source: &IsmSource, region: 
     Ok(())
 }
 
+/// `dream evaluate --data T.tsv`: per-task Pearson r, Spearman ρ and MSE of the model on a
+/// labelled table in its dataset's format.
+pub fn evaluate_table(model: &Path, arch: Option<ModelPreset>, data: &Path, json: Option<&Path>, strands: StrandsArg, skip_missing_targets: bool) -> Result<()> {
+    if let Some(j) = json {
+        check_output(j)?;
+    }
+    let (predictor, dataset) = load_predictor_with_dataset(model, arch)?;
+    let table = crate::training::load_table(data, &dataset, skip_missing_targets)?;
+    let n = table.len();
+    let padded: Vec<Vec<u8>> = (0..n).map(|i| table.set.sequences.get(i)).collect();
+    let t0 = Instant::now();
+    let preds = predictor.predict_padded_flagged(&padded, Some(&table.set.is_reverse), strands.into());
+    let p: Vec<f64> = preds.iter().flat_map(|p| p.outputs.iter().map(|&v| v as f64)).collect();
+    let y: Vec<f64> = table.set.targets.iter().map(|&v| v as f64).collect();
+    let names = dataset.output_names();
+    let tasks = crate::training::task_metrics(&p, &y, &names);
+    eprintln!("{n} rows of {} predicted in {:.1} s", data.display(), t0.elapsed().as_secs_f64());
+    println!("| task | n | Pearson r | Spearman ρ | MSE |\n|---|---|---|---|---|");
+    for t in &tasks {
+        println!("| {} | {n} | {:.4} | {:.4} | {:.4} |", t.name, t.pearson_r, t.spearman_rho, t.mse);
+    }
+    if let Some(j) = json {
+        let report = serde_json::json!({
+            "data": data.display().to_string(),
+            "dataset": dataset.name,
+            "strands": match strands { StrandsArg::Both => "both", StrandsArg::AsIs => "as-is" },
+            "tasks": tasks.iter().map(|t| serde_json::json!({
+                "name": t.name, "n": n, "pearson_r": t.pearson_r, "spearman_rho": t.spearman_rho, "mse": t.mse })).collect::<Vec<_>>(),
+        });
+        write_atomic(j, &serde_json::to_vec_pretty(&report)?)?;
+    }
+    Ok(())
+}
+
 /// `dream evaluate`.
 pub fn evaluate(
     model: &Path,
@@ -240,7 +324,7 @@ pub fn evaluate(
     }
     let seqs: Vec<&str> = items.iter().map(|(_, s)| *s).collect();
     let t0 = Instant::now();
-    let preds = predict_with_progress(&predictor, &seqs, |i| format!("{}: test sequence pos {}", test.display(), items[i].0))?;
+    let preds = predict_with_progress(&predictor, &seqs, None, Strands::Both, |i| format!("{}: test sequence pos {}", test.display(), items[i].0))?;
     let predictions: HashMap<u64, f64> = items.iter().zip(&preds).map(|((pos, _), p)| (*pos, p.expression as f64)).collect();
     eprintln!("{} test sequences predicted in {:.1} s", preds.len(), t0.elapsed().as_secs_f64());
     if pairs.is_empty() {

@@ -56,12 +56,19 @@ enum Command {
         /// line, else the first column; ids from an `id`/`name`/`pos` column); .gz accepted.
         #[arg(long)]
         input: PathBuf,
-        /// Output TSV: id (or the input's other columns) and `prediction` (expected bin, 0–17).
+        /// Output TSV. DREAM yeast models: id (or the input's other columns) and `prediction`
+        /// (expected bin, 0–17). Other datasets: id, then one column per output, named as the
+        /// dataset's targets (e.g. Dev, Hk).
         #[arg(long)]
         output: PathBuf,
         /// Sequences per forward pass.
         #[arg(long, default_value_t = 256)]
         batch_size: usize,
+        /// both: mean of each sequence and its reverse complement (is_reverse from the id where
+        /// the dataset reads it so, flipped on the reverse complement); as-is: one pass per row
+        /// with its own is_reverse, as the reference benchmark notebooks predict.
+        #[arg(long, value_enum, default_value = "both")]
+        strands: inference::StrandsArg,
     },
     /// In-silico mutagenesis: every single-nucleotide substitution of one sequence.
     Ism {
@@ -136,7 +143,9 @@ enum Command {
     /// Sequence design: substitutions toward a goal expression (max, min or a target) within an
     /// editable region, by greedy rounds of SNV scans or a seeded evolutionary search.
     Design(interpret::DesignArgs),
-    /// Score predictions on the DREAM test subsets the way the challenge did.
+    /// Score predictions: on the DREAM test subsets the way the challenge did (--test, --labels),
+    /// or per task (Pearson r, Spearman ρ, MSE) on any labelled table in the model's dataset
+    /// format (--data).
     Evaluate {
         /// Trained model (as for predict).
         #[arg(long)]
@@ -144,12 +153,21 @@ enum Command {
         /// Architecture of a bare state_dict file.
         #[arg(long, value_parser = parse_preset)]
         arch: Option<ModelPreset>,
-        /// Test sequences (header: pos subset tag sequence).
+        /// A labelled table in the model's dataset format (e.g. data/drosophila/sample_test.tsv).
+        #[arg(long, conflicts_with_all = ["test", "labels", "pairs"], required_unless_present = "test")]
+        data: Option<PathBuf>,
+        /// With --data: how rows are scored (as for predict).
+        #[arg(long, value_enum, default_value = "both")]
+        strands: inference::StrandsArg,
+        /// With --data: skip rows whose target is missing or not a number (count reported).
         #[arg(long)]
-        test: PathBuf,
+        skip_missing_targets: bool,
+        /// DREAM test sequences (header: pos subset tag sequence).
+        #[arg(long, requires = "labels")]
+        test: Option<PathBuf>,
         /// Measured expression (header: pos expression).
-        #[arg(long)]
-        labels: PathBuf,
+        #[arg(long, requires = "test")]
+        labels: Option<PathBuf>,
         /// Pair subsets (header: subset alt_pos ref_pos alt_tag ref_tag).
         #[arg(long)]
         pairs: Option<PathBuf>,
@@ -193,8 +211,8 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Train(args) => training::run(args),
-        Command::Predict { model, arch, input, output, batch_size } => {
-            inference::predict(&model, arch, &input, &output, batch_size)
+        Command::Predict { model, arch, input, output, batch_size, strands } => {
+            inference::predict(&model, arch, &input, &output, batch_size, strands)
         }
         Command::Ism { model, arch, source, region, output, attribution, logo } => {
             inference::ism(&model, arch, &source.into(), region.as_deref(), &output, attribution.as_deref(), logo.as_deref())
@@ -206,9 +224,11 @@ fn main() -> ExitCode {
         Command::Tile { model, arch, source, motif, region, output } => {
             interpret::tile(&model, arch, &source.into(), &motif, region.as_deref(), &output)
         }
-        Command::Evaluate { model, arch, test, labels, pairs, json } => {
-            inference::evaluate(&model, arch, &test, &labels, pairs.as_deref(), json.as_deref())
-        }
+        Command::Evaluate { model, arch, data, strands, skip_missing_targets, test, labels, pairs, json } => match (data, test, labels) {
+            (Some(data), _, _) => inference::evaluate_table(&model, arch, &data, json.as_deref(), strands, skip_missing_targets),
+            (None, Some(test), Some(labels)) => inference::evaluate(&model, arch, &test, &labels, pairs.as_deref(), json.as_deref()),
+            _ => Err(anyhow::anyhow!("give --data, or --test with --labels")),
+        },
         Command::Bench(args) => bench::run(args),
     };
     match result {

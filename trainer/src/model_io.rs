@@ -6,12 +6,15 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
 use prixfixe::model::{ModelPreset, PrixFixeConfig};
-use prixfixe::{CpuBackend, DataProcessor, Predictor, PrixFixeNet};
+use prixfixe::dataset::Dataset;
+use prixfixe::{CpuBackend, Predictor, PrixFixeNet};
 
 pub use prixfixe::training::{RunConfig, BEST_WEIGHTS, RUN_CONFIG};
 
-/// Resolves `path` (+ optional `--arch`) to a configuration and the weights file.
-pub fn resolve(path: &Path, arch: Option<ModelPreset>) -> Result<(PrixFixeConfig, PathBuf)> {
+/// Resolves `path` (+ optional `--arch`) to a configuration, its dataset and the weights file.
+/// A bare state_dict with `--arch` is a DREAM (yeast) model; bundle other datasets' weights
+/// with `model-export import-torch --dataset`.
+pub fn resolve(path: &Path, arch: Option<ModelPreset>) -> Result<(PrixFixeConfig, Dataset, PathBuf)> {
     let (dir, weights) = if path.is_dir() {
         (path.to_path_buf(), path.join(BEST_WEIGHTS))
     } else if path.is_file() {
@@ -22,8 +25,8 @@ pub fn resolve(path: &Path, arch: Option<ModelPreset>) -> Result<(PrixFixeConfig
     if !weights.is_file() {
         bail!("{}: no {BEST_WEIGHTS} here (is it a `dream train --out` directory?)", dir.display());
     }
-    let config = match arch {
-        Some(p) => p.config(),
+    let (config, dataset) = match arch {
+        Some(p) => (p.config(), Dataset::dream_yeast()),
         None => {
             let cfg_path = dir.join(RUN_CONFIG);
             let text = std::fs::read_to_string(&cfg_path).with_context(|| {
@@ -33,25 +36,32 @@ pub fn resolve(path: &Path, arch: Option<ModelPreset>) -> Result<(PrixFixeConfig
                 )
             })?;
             let run: RunConfig = serde_json::from_str(&text).with_context(|| format!("{}: not a dream run config", cfg_path.display()))?;
-            run.model
+            let dataset = run.dataset();
+            (run.model, dataset)
         }
     };
-    Ok((config, weights))
+    Ok((config, dataset, weights))
 }
 
 /// Loads a CPU predictor for `path`.
 pub fn load_predictor(path: &Path, arch: Option<ModelPreset>) -> Result<Predictor<CpuBackend>> {
+    Ok(load_predictor_with_dataset(path, arch)?.0)
+}
+
+/// Loads a CPU predictor for `path` and the dataset it was trained for.
+pub fn load_predictor_with_dataset(path: &Path, arch: Option<ModelPreset>) -> Result<(Predictor<CpuBackend>, Dataset)> {
     let device = Default::default();
     if prixfixe::bundle::is_bundle(path) {
         if arch.is_some() {
             bail!("--arch is for bare state_dict files; the bundle {} states its architecture", path.display());
         }
         let bundle = prixfixe::bundle::Bundle::read(path)?;
-        return bundle.predictor::<CpuBackend>(&device).with_context(|| format!("loading {}", path.display()));
+        let p = bundle.predictor::<CpuBackend>(&device).with_context(|| format!("loading {}", path.display()))?;
+        return Ok((p, bundle.manifest.dataset()));
     }
-    let (config, weights) = resolve(path, arch)?;
+    let (config, dataset, weights) = resolve(path, arch)?;
     let bytes = std::fs::read(&weights).with_context(|| format!("reading {}", weights.display()))?;
     let model = PrixFixeNet::<CpuBackend>::from_torch_safetensors(&config, &bytes, &device)
         .with_context(|| format!("loading {}", weights.display()))?;
-    Ok(Predictor::new(model, DataProcessor::dream(), device))
+    Ok((Predictor::new(model, dataset.processor(), device), dataset))
 }

@@ -7,7 +7,6 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
 use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
@@ -16,10 +15,10 @@ use burn::optim::{adaptor::OptimizerAdaptor, GradientsParams, Optimizer};
 use burn::record::{FullPrecisionSettings, NamedMpkFileRecorder, Recorder};
 use burn::tensor::backend::{AutodiffBackend, Backend};
 use indicatif::{ProgressBar, ProgressStyle};
-use prixfixe::blocks::FinalBlock;
+use prixfixe::dataset::{Dataset, LabelledTable, Loss, Selection, SplitRole};
 use prixfixe::metrics::{mse, pearson, spearman};
 use prixfixe::model::{ModelPreset, PrixFixeNet};
-use prixfixe::training::{kl_loss, CyclicAdamW, OneCycle, SharedBeta1, Shuffler, TrainingSet};
+use prixfixe::training::{kl_loss, mse_loss, CyclicAdamW, OneCycle, SharedBeta1, Shuffler, TrainingSet};
 use prixfixe::weights::Precision;
 use prixfixe::DataProcessor;
 use serde::{Deserialize, Serialize};
@@ -27,16 +26,28 @@ use serde::{Deserialize, Serialize};
 use crate::model_io::{RunConfig, BEST_WEIGHTS, RUN_CONFIG};
 use crate::DeviceKind;
 
+fn default_dataset() -> String {
+    "dream-yeast".into()
+}
+
 /// Arguments of `dream train`.
 #[derive(clap::Args, Debug, Clone, Serialize, Deserialize)]
 pub struct TrainArgs {
     /// dream-cnn, dream-rnn or dream-attn.
     #[arg(long, value_parser = crate::parse_preset)]
     pub model: ModelPreset,
-    /// Training data: sequence<TAB>expression per line (DREAM format); .gz accepted.
+    /// The dataset: dream-yeast (default; sequence<TAB>expression, DREAM challenge format),
+    /// deepstarr (Drosophila STARR-seq), lentimpra (human lentiMPRA), or a dataset description
+    /// file (JSON; see README "Your own data").
+    #[arg(long, default_value = "dream-yeast")]
+    #[serde(default = "default_dataset")]
+    pub dataset: String,
+    /// Training data in the dataset's format; .gz accepted.
     #[arg(long)]
     pub train: PathBuf,
-    /// Validation data (same format). Default: a random --val-fraction of --train.
+    /// Validation data (same format). Default: the dataset's split column if it marks
+    /// validation rows, else a random --val-fraction of --train (both orientations of a
+    /// sequence kept together).
     #[arg(long)]
     pub val: Option<PathBuf>,
     /// Fraction of --train held out for validation when --val is not given.
@@ -45,13 +56,14 @@ pub struct TrainArgs {
     /// Output directory (config, metrics.csv, curves.svg, model_best.safetensors, checkpoint/).
     #[arg(long)]
     pub out: PathBuf,
-    /// Epochs (reference: 80).
-    #[arg(long, default_value_t = 80)]
-    pub epochs: usize,
-    /// Batch size (reference: 1024).
-    #[arg(long, default_value_t = 1024)]
-    pub batch_size: usize,
-    /// OneCycle peak learning rate (default: 0.005; 0.001 for dream-attn).
+    /// Epochs (default: the dataset's reference setting; dream-yeast 80, deepstarr and
+    /// lentimpra 5).
+    #[arg(long)]
+    pub epochs: Option<usize>,
+    /// Batch size (default: the dataset's; dream-yeast 1024, deepstarr and lentimpra 32).
+    #[arg(long)]
+    pub batch_size: Option<usize>,
+    /// OneCycle peak learning rate (default: the dataset's; 0.005, or 0.001 for dream-attn).
     #[arg(long)]
     pub lr: Option<f64>,
     /// Cap on optimizer steps per epoch (default: all batches of the RC-doubled set).
@@ -70,6 +82,11 @@ pub struct TrainArgs {
     #[arg(long)]
     #[serde(default)]
     pub dry_run: bool,
+    /// Skip rows whose target is missing or not a number (their count is reported) instead of
+    /// stopping at the first.
+    #[arg(long)]
+    #[serde(default)]
+    pub skip_missing_targets: bool,
     /// Stop as if interrupted after this many optimizer steps of this invocation (testing).
     #[arg(long, hide = true)]
     pub stop_after_steps: Option<usize>,
@@ -80,7 +97,40 @@ fn nan_from_null<'de, D: serde::Deserializer<'de>>(d: D) -> std::result::Result<
     Ok(Option::<f64>::deserialize(d)?.unwrap_or(f64::NAN))
 }
 
-/// One row of metrics.csv.
+/// Validation metrics of one task.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct TaskMetrics {
+    pub name: String,
+    #[serde(deserialize_with = "nan_from_null")]
+    pub pearson_r: f64,
+    #[serde(deserialize_with = "nan_from_null")]
+    pub spearman_rho: f64,
+    #[serde(deserialize_with = "nan_from_null")]
+    pub mse: f64,
+}
+
+/// Pearson r, Spearman ρ and MSE per task of predictions and truth, both row-major
+/// `(samples, tasks)`.
+pub fn task_metrics(preds: &[f64], truth: &[f64], names: &[String]) -> Vec<TaskMetrics> {
+    let t = names.len();
+    names
+        .iter()
+        .enumerate()
+        .map(|(k, name)| {
+            let p: Vec<f64> = preds.iter().skip(k).step_by(t).copied().collect();
+            let y: Vec<f64> = truth.iter().skip(k).step_by(t).copied().collect();
+            TaskMetrics {
+                name: name.clone(),
+                pearson_r: pearson(&p, &y).unwrap_or(f64::NAN),
+                spearman_rho: spearman(&p, &y).unwrap_or(f64::NAN),
+                mse: mse(&p, &y).unwrap_or(f64::NAN),
+            }
+        })
+        .collect()
+}
+
+/// One row of metrics.csv. `train_kl` is the epoch's mean training loss (KL for soft bins, the
+/// summed per-task MSE otherwise); the `val_*` values are means over the tasks.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct EpochMetrics {
     pub epoch: usize,
@@ -95,6 +145,9 @@ pub struct EpochMetrics {
     pub val_mse: f64,
     #[serde(deserialize_with = "nan_from_null")]
     pub seconds: f64,
+    /// Per task (one entry per dataset target).
+    #[serde(default)]
+    pub tasks: Vec<TaskMetrics>,
 }
 
 /// Where training stands; saved with every checkpoint.
@@ -107,6 +160,8 @@ struct TrainState {
     loss_count: usize,
     epoch_seconds: f64,
     best_val_r: Option<f64>,
+    #[serde(default)]
+    best_val_mse: Option<f64>,
     history: Vec<EpochMetrics>,
 }
 
@@ -114,29 +169,55 @@ fn mix(a: u64, b: u64) -> u64 {
     a.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ b.wrapping_add(0xD1B5_4A32_D192_ED03).rotate_left(17)
 }
 
-/// Entry point of `dream train`.
-pub fn run(args: TrainArgs) -> Result<()> {
-    match args.device {
-        DeviceKind::Cpu => train::<burn::backend::Autodiff<burn::backend::Flex>>(args, Default::default()),
+/// Runs `job` on the autodiff backend of `device` (CPU, CUDA or wgpu).
+pub fn on_device<T>(device: DeviceKind, job: impl TrainJob<Output = T>) -> Result<T> {
+    match device {
+        DeviceKind::Cpu => job.run::<burn::backend::Autodiff<burn::backend::Flex>>(Default::default()),
         DeviceKind::Cuda => {
             #[cfg(feature = "cuda")]
             {
                 let device = burn::backend::cuda::CudaDevice::default();
-                return std::panic::catch_unwind(|| train::<burn::backend::Autodiff<burn::backend::Cuda>>(args, device))
+                return std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| job.run::<burn::backend::Autodiff<burn::backend::Cuda>>(device)))
                     .unwrap_or_else(|_| bail!("CUDA could not be initialised: is an NVIDIA GPU with its driver (libcuda) present?"));
             }
             #[cfg(not(feature = "cuda"))]
-            bail!("this `dream` was built without CUDA support; rebuild with `cargo build --release -p dream-trainer --features cuda`")
+            {
+                let _ = job;
+                bail!("this `dream` was built without CUDA support; rebuild with `cargo build --release -p dream-trainer --features cuda`")
+            }
         }
         DeviceKind::Wgpu => {
             #[cfg(feature = "wgpu")]
             {
-                return train::<burn::backend::Autodiff<burn::backend::Wgpu>>(args, Default::default());
+                return job.run::<burn::backend::Autodiff<burn::backend::Wgpu>>(Default::default());
             }
             #[cfg(not(feature = "wgpu"))]
-            bail!("this `dream` was built without wgpu support; rebuild with `--features wgpu`")
+            {
+                let _ = job;
+                bail!("this `dream` was built without wgpu support; rebuild with `--features wgpu`")
+            }
         }
     }
+}
+
+/// Work generic over the autodiff backend (see [`on_device`]).
+pub trait TrainJob {
+    type Output;
+    fn run<B: AutodiffBackend>(self, device: B::Device) -> Result<Self::Output>;
+}
+
+struct TrainCommand(TrainArgs);
+
+impl TrainJob for TrainCommand {
+    type Output = ();
+    fn run<B: AutodiffBackend>(self, device: B::Device) -> Result<()> {
+        train::<B>(self.0, device)
+    }
+}
+
+/// Entry point of `dream train`.
+pub fn run(args: TrainArgs) -> Result<()> {
+    on_device(args.device, TrainCommand(args))
 }
 
 /// Peak resident set size of this process (Linux `VmHWM`), in bytes.
@@ -157,77 +238,146 @@ fn last_good(out: &Path) -> String {
     }
 }
 
-/// Streams a `sequence<TAB>expression` file (gzip or not) straight into packed windows: no
-/// per-row `String` is kept, so the 6.7 M-row challenge file stays within the packed size.
-fn load_table(path: &Path, processor: &DataProcessor) -> Result<TrainingSet> {
+/// Reads a table in the dataset's format (gzip or not). The DREAM rows are packed as they are
+/// read, so the 6.7 M-row challenge file stays within the packed size.
+pub fn load_table(path: &Path, dataset: &Dataset, skip_missing_targets: bool) -> Result<LabelledTable> {
     let name = path.display().to_string();
     let file = std::fs::File::open(path).with_context(|| format!("reading {name}"))?;
-    let reader = prixfixe::seqio::open_maybe_gz_read(file).with_context(|| format!("reading {name}"))?;
-    let mut set = TrainingSet::new(processor.seq_len());
-    let (mut out_of_range, mut first_out) = (0usize, 0usize);
-    prixfixe::seqio::for_each_expression_row_at(&name, reader, |line, seq, e| {
-        if !(0.0..=17.0).contains(&e) {
-            out_of_range += 1;
-            if first_out == 0 {
-                first_out = line;
-            }
-        }
-        let padded = processor
-            .pad(seq)
-            .map_err(|err| prixfixe::seqio::InputError::from_sequence_error(&name, line, 0, None, err))?;
-        set.push(&padded, e);
-        Ok(())
-    })?;
-    if out_of_range > 0 {
+    let table = dataset.read_table(&name, std::io::BufReader::with_capacity(1 << 20, file), skip_missing_targets)?;
+    if table.skipped_missing > 0 {
         eprintln!(
-            "warning: {name}: {out_of_range} expression values lie outside 0-17 (first at line {first_out}); the 18-bin soft targets \
-             (DREAM scale) clip them to the end bins. Rescale your measurements to 0-17 to use the whole output range."
+            "{name}: skipped {} rows with a missing or non-numeric target (first at line {})",
+            table.skipped_missing,
+            table.first_skipped_line.unwrap_or(0)
         );
     }
-    Ok(set)
+    if dataset.loss == Loss::SoftBins {
+        let out: Vec<usize> = (0..table.len()).filter(|&i| !(0.0..=17.0).contains(&table.set.row_targets(i)[0])).collect();
+        if let Some(&first) = out.first() {
+            eprintln!(
+                "warning: {name}: {} expression values lie outside 0-17 (first at line {}); the 18-bin soft targets \
+                 (DREAM scale) clip them to the end bins. Rescale your measurements to 0-17 to use the whole output range.",
+                out.len(),
+                table.lines[first]
+            );
+        }
+    }
+    Ok(table)
+}
+
+/// Splits `table` into training and validation rows: the split column when it marks validation
+/// rows (test rows left out), else a seeded random `val_fraction` of the pair keys (both
+/// orientations of a sequence on the same side).
+pub fn split_table(table: LabelledTable, dataset: &Dataset, val_fraction: f64, seed: u64, name: &str) -> Result<(TrainingSet, TrainingSet)> {
+    if !table.splits.is_empty() {
+        let mut roles = Vec::with_capacity(table.len());
+        for (i, v) in table.splits.iter().enumerate() {
+            let role = prixfixe::dataset::split_role(v).with_context(|| {
+                format!("{name}:{}: split value {v:?} is not train, val (valid, validation) or test", table.lines[i])
+            })?;
+            roles.push(role);
+        }
+        if roles.contains(&SplitRole::Validation) {
+            table.check_pairs_together(dataset, &table.splits, name, "split").map_err(anyhow::Error::msg)?;
+            let pick = |r: SplitRole| (0..table.len()).filter(|&i| roles[i] == r).collect::<Vec<_>>();
+            let test = pick(SplitRole::Test).len();
+            if test > 0 {
+                eprintln!("{name}: {test} test rows left out of training and validation (split column)");
+            }
+            return Ok((table.set.select(&pick(SplitRole::Train)), table.set.select(&pick(SplitRole::Validation))));
+        }
+    }
+    if !(0.0..1.0).contains(&val_fraction) || val_fraction == 0.0 {
+        bail!("--val-fraction must be in (0, 1) when --val is not given");
+    }
+    if table.ids.is_empty() {
+        let n_val = ((table.len() as f64) * val_fraction).round().max(1.0) as usize;
+        let perm = Shuffler::new(mix(seed, u64::MAX)).permutation(table.len());
+        return Ok(table.set.split(&perm[..n_val]));
+    }
+    // Group rows by pair key, shuffle the groups.
+    let keys = table.pair_keys(dataset);
+    let mut group_of: std::collections::HashMap<&str, usize> = std::collections::HashMap::new();
+    let mut groups: Vec<Vec<usize>> = Vec::new();
+    for (i, k) in keys.iter().enumerate() {
+        let g = *group_of.entry(k.as_str()).or_insert_with(|| {
+            groups.push(Vec::new());
+            groups.len() - 1
+        });
+        groups[g].push(i);
+    }
+    let n_val_groups = ((groups.len() as f64) * val_fraction).round().max(1.0) as usize;
+    let perm = Shuffler::new(mix(seed, u64::MAX)).permutation(groups.len());
+    let val_rows: Vec<usize> = perm[..n_val_groups].iter().flat_map(|&g| groups[g].iter().copied()).collect();
+    Ok(table.set.split(&val_rows))
+}
+
+/// Predictions `(samples, outputs)` of `set` (RC-doubled samples for an augmented set, rows as
+/// read otherwise: the reference Trainer.validate(), both strands scored separately) and the
+/// measured values, row-major.
+pub fn predict_set<B: Backend>(model: &PrixFixeNet<B>, set: &TrainingSet, processor: &DataProcessor, device: &B::Device) -> (Vec<f64>, Vec<f64>) {
+    let samples: Vec<usize> = (0..set.samples()).collect();
+    let head = model.head();
+    let mut preds = Vec::with_capacity(samples.len() * head.outputs());
+    let mut truth = Vec::with_capacity(samples.len() * set.n_targets);
+    for chunk in samples.chunks(512) {
+        // Only the inputs are needed; the loss kind only shapes the unused targets tensor.
+        let (x, _, e) = set.batch::<B>(processor, Loss::Mse, chunk, device);
+        let p = head.outputs_of(model.forward_logits(x));
+        let data = p.into_data().convert::<f32>();
+        preds.extend(data.as_slice::<f32>().expect("f32").iter().map(|&v| v as f64));
+        truth.extend(e.iter().map(|&v| v as f64));
+    }
+    (preds, truth)
 }
 
 fn validate<B: Backend>(
     model: &PrixFixeNet<B>,
     val: &TrainingSet,
     processor: &DataProcessor,
+    names: &[String],
     device: &B::Device,
-) -> (f64, f64, f64) {
-    // Reference Trainer.validate(): both strands scored separately, true singleton flags.
-    let samples: Vec<usize> = (0..val.doubled_len()).collect();
-    let mut preds = Vec::with_capacity(samples.len());
-    let mut truth = Vec::with_capacity(samples.len());
-    for chunk in samples.chunks(512) {
-        let (x, _, e) = val.batch::<B>(processor, chunk, device);
-        let p = FinalBlock::expectation(FinalBlock::probs(model.forward_logits(x)));
-        let data = p.into_data().convert::<f32>();
-        preds.extend(data.as_slice::<f32>().expect("f32").iter().map(|&v| v as f64));
-        truth.extend(e.iter().map(|&v| v as f64));
-    }
-    (
-        pearson(&preds, &truth).unwrap_or(f64::NAN),
-        spearman(&preds, &truth).unwrap_or(f64::NAN),
-        mse(&preds, &truth).unwrap_or(f64::NAN),
-    )
+) -> (f64, f64, f64, Vec<TaskMetrics>) {
+    let (preds, truth) = predict_set(model, val, processor, device);
+    let tasks = task_metrics(&preds, &truth, names);
+    let mean = |f: fn(&TaskMetrics) -> f64| tasks.iter().map(f).sum::<f64>() / tasks.len() as f64;
+    (mean(|t| t.pearson_r), mean(|t| t.spearman_rho), mean(|t| t.mse), tasks)
 }
 
-fn write_metrics(out: &Path, history: &[EpochMetrics]) -> Result<()> {
+fn write_metrics(out: &Path, history: &[EpochMetrics], loss: Loss) -> Result<()> {
     // Wall time goes to its own file so that metrics.csv of a resumed run equals an uninterrupted one.
-    let mut csv = String::from("epoch,steps,train_kl,val_pearson_r,val_spearman_rho,val_mse\n");
+    let loss_col = match loss {
+        Loss::SoftBins => "train_kl",
+        Loss::Mse => "train_mse",
+    };
+    let per_task = history.first().is_some_and(|m| m.tasks.len() > 1);
+    let mut csv = format!("epoch,steps,{loss_col},val_pearson_r,val_spearman_rho,val_mse");
+    if per_task {
+        for t in &history[0].tasks {
+            csv.push_str(&format!(",val_pearson_r:{0},val_spearman_rho:{0},val_mse:{0}", t.name));
+        }
+    }
+    csv.push('\n');
     let mut timing = String::from("epoch,seconds\n");
     for m in history {
         csv.push_str(&format!(
-            "{},{},{:.6},{:.6},{:.6},{:.6}\n",
+            "{},{},{:.6},{:.6},{:.6},{:.6}",
             m.epoch, m.steps, m.train_kl, m.val_pearson_r, m.val_spearman_rho, m.val_mse
         ));
+        if per_task {
+            for t in &m.tasks {
+                csv.push_str(&format!(",{:.6},{:.6},{:.6}", t.pearson_r, t.spearman_rho, t.mse));
+            }
+        }
+        csv.push('\n');
         timing.push_str(&format!("{},{:.1}\n", m.epoch, m.seconds));
     }
     write_atomic(&out.join("metrics.csv"), csv.as_bytes())?;
     write_atomic(&out.join("timing.csv"), timing.as_bytes())?;
-    plot_curves(&out.join("curves.svg"), history)
+    plot_curves(&out.join("curves.svg"), history, loss_col)
 }
 
-fn plot_curves(path: &Path, history: &[EpochMetrics]) -> Result<()> {
+fn plot_curves(path: &Path, history: &[EpochMetrics], loss_col: &str) -> Result<()> {
     use plotters::prelude::*;
     let root = SVGBackend::new(path, (900, 380)).into_drawing_area();
     root.fill(&WHITE)?;
@@ -235,7 +385,7 @@ fn plot_curves(path: &Path, history: &[EpochMetrics]) -> Result<()> {
     let n = history.len().max(1) as f64;
     let kl_max = history.iter().map(|m| m.train_kl).fold(0.0, f64::max).max(1e-3) * 1.1;
     let mut c = ChartBuilder::on(&left)
-        .caption("training KL divergence", ("sans-serif", 16))
+        .caption(if loss_col == "train_kl" { "training KL divergence" } else { "training MSE (summed over tasks)" }, ("sans-serif", 16))
         .margin(10)
         .x_label_area_size(30)
         .y_label_area_size(45)
@@ -250,7 +400,7 @@ fn plot_curves(path: &Path, history: &[EpochMetrics]) -> Result<()> {
         .filter(|v| v.is_finite())
         .fold(0.0, f64::min);
     let mut c = ChartBuilder::on(&right)
-        .caption("validation (RC-doubled)", ("sans-serif", 16))
+        .caption("validation", ("sans-serif", 16))
         .margin(10)
         .x_label_area_size(30)
         .y_label_area_size(45)
@@ -263,6 +413,20 @@ fn plot_curves(path: &Path, history: &[EpochMetrics]) -> Result<()> {
         .label("Spearman ρ")
         .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 15, y)], GREEN));
     c.draw_series(history.iter().filter(|m| m.val_pearson_r.is_finite()).map(|m| Circle::new((m.epoch as f64, m.val_pearson_r), 3, BLUE.filled())))?;
+    // One dashed Pearson r line per task when there are several.
+    let n_tasks = history.first().map_or(0, |m| m.tasks.len());
+    if n_tasks > 1 {
+        let colours = [MAGENTA, CYAN, BLACK, YELLOW];
+        for k in 0..n_tasks {
+            let colour = colours[k % colours.len()];
+            let name = history[0].tasks[k].name.clone();
+            let pts: Vec<(f64, f64)> = history.iter().map(|m| (m.epoch as f64, m.tasks.get(k).map_or(f64::NAN, |t| t.pearson_r))).filter(|p| p.1.is_finite()).collect();
+            c.draw_series(DashedLineSeries::new(pts.clone(), 4, 3, colour.stroke_width(1)))?
+                .label(format!("r {name}"))
+                .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 15, y)], colour));
+            c.draw_series(pts.into_iter().map(|p| Cross::new(p, 3, colour)))?;
+        }
+    }
     c.draw_series(history.iter().filter(|m| m.val_spearman_rho.is_finite()).map(|m| Circle::new((m.epoch as f64, m.val_spearman_rho), 3, GREEN.filled())))?;
     c.configure_series_labels().border_style(BLACK).position(SeriesLabelPosition::LowerRight).draw()?;
     root.present()?;
@@ -325,68 +489,87 @@ fn load_checkpoint<B: AutodiffBackend>(
     Ok((model, optim, state))
 }
 
-fn train<B: AutodiffBackend>(args: TrainArgs, device: B::Device) -> Result<()> {
-    let processor = DataProcessor::dream();
-    let config = args.model.config();
-    if args.batch_size == 0 || args.epochs == 0 || args.steps_per_epoch == Some(0) {
-        bail!("--batch-size, --epochs and --steps-per-epoch must be positive");
-    }
-    if let Some(lr) = args.lr {
-        if !(lr.is_finite() && lr > 0.0) {
-            bail!("--lr must be a positive number (got {lr})");
+/// The settings a run uses once the dataset's defaults are applied.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Settings {
+    pub epochs: usize,
+    pub batch_size: usize,
+    pub lr: f64,
+}
+
+impl TrainArgs {
+    /// Epochs, batch size and peak learning rate: the flags, else the dataset's defaults.
+    pub fn settings(&self, dataset: &Dataset) -> Settings {
+        Settings {
+            epochs: self.epochs.or(dataset.defaults.epochs).unwrap_or(80),
+            batch_size: self.batch_size.or(dataset.defaults.batch_size).unwrap_or(1024),
+            lr: self.lr.unwrap_or_else(|| dataset.default_lr(self.model)),
         }
     }
-    let cfg_path = args.out.join(RUN_CONFIG);
-    if args.resume {
-        let saved: RunConfig = serde_json::from_slice(
-            &std::fs::read(&cfg_path).with_context(|| format!("--resume: no run in {}", args.out.display()))?,
-        )
-        .with_context(|| format!("{}: unreadable run config", cfg_path.display()))?;
-        let before: TrainArgs = serde_json::from_value(saved.training["args"].clone())
-            .with_context(|| format!("{}: no training arguments recorded", cfg_path.display()))?;
-        let same = before.model == args.model
-            && before.train == args.train
-            && before.val == args.val
-            && before.val_fraction == args.val_fraction
-            && before.epochs == args.epochs
-            && before.batch_size == args.batch_size
-            && before.lr == args.lr
-            && before.steps_per_epoch == args.steps_per_epoch
-            && before.seed == args.seed;
-        if !same {
+
+    /// Refuses bad numbers, and an output directory that holds another run (or, with
+    /// `--resume`, a run made with other settings).
+    pub fn check(&self, dataset: &Dataset) -> Result<()> {
+        let s = self.settings(dataset);
+        if s.batch_size == 0 || s.epochs == 0 || self.steps_per_epoch == Some(0) {
+            bail!("--batch-size, --epochs and --steps-per-epoch must be positive");
+        }
+        if !(s.lr.is_finite() && s.lr > 0.0) {
+            bail!("--lr must be a positive number (got {})", s.lr);
+        }
+        let cfg_path = self.out.join(RUN_CONFIG);
+        if self.resume {
+            let saved: RunConfig = serde_json::from_slice(
+                &std::fs::read(&cfg_path).with_context(|| format!("--resume: no run in {}", self.out.display()))?,
+            )
+            .with_context(|| format!("{}: unreadable run config", cfg_path.display()))?;
+            let before: TrainArgs = serde_json::from_value(saved.training["args"].clone())
+                .with_context(|| format!("{}: no training arguments recorded", cfg_path.display()))?;
+            let same = before.model == self.model
+                && saved.dataset() == *dataset
+                && before.train == self.train
+                && before.val == self.val
+                && before.val_fraction == self.val_fraction
+                && before.settings(&saved.dataset()) == s
+                && before.steps_per_epoch == self.steps_per_epoch
+                && before.seed == self.seed
+                && before.skip_missing_targets == self.skip_missing_targets;
+            if !same {
+                bail!(
+                    "--resume: {} was trained with different settings ({}); resume with the same --model, --dataset, --train, --val, --val-fraction, --epochs, --batch-size, --lr, --steps-per-epoch, --seed and --skip-missing-targets, or use a new --out",
+                    self.out.display(),
+                    serde_json::to_string(&saved.training["args"]).unwrap_or_default()
+                );
+            }
+        } else if !self.dry_run && (self.out.join("checkpoint").exists() || cfg_path.exists()) {
             bail!(
-                "--resume: {} was trained with different settings ({}); resume with the same --model, --train, --val, --val-fraction, --epochs, --batch-size, --lr, --steps-per-epoch and --seed, or use a new --out",
-                args.out.display(),
-                serde_json::to_string(&saved.training["args"]).unwrap_or_default()
+                "{} already holds a training run; continue it with --resume or choose another --out (nothing was overwritten)",
+                self.out.display()
             );
         }
-    } else if !args.dry_run && (args.out.join("checkpoint").exists() || cfg_path.exists()) {
-        bail!(
-            "{} already holds a training run; continue it with --resume or choose another --out (nothing was overwritten)",
-            args.out.display()
-        );
+        Ok(())
     }
+}
+
+fn train<B: AutodiffBackend>(args: TrainArgs, device: B::Device) -> Result<()> {
+    let dataset = Dataset::load(&args.dataset).map_err(anyhow::Error::msg)?;
+    args.check(&dataset)?;
     let t_load = Instant::now();
-    let all = load_table(&args.train, &processor)?;
+    let all = load_table(&args.train, &dataset, args.skip_missing_targets)?;
     let (train_set, val_set) = match &args.val {
-        Some(v) => (all, load_table(v, &processor)?),
-        None => {
-            if !(0.0..1.0).contains(&args.val_fraction) || args.val_fraction == 0.0 {
-                bail!("--val-fraction must be in (0, 1) when --val is not given");
-            }
-            let n_val = ((all.len() as f64) * args.val_fraction).round().max(1.0) as usize;
-            let perm = Shuffler::new(mix(args.seed, u64::MAX)).permutation(all.len());
-            all.split(&perm[..n_val])
-        }
+        Some(v) => (all.set, load_table(v, &dataset, args.skip_missing_targets)?.set),
+        None => split_table(all, &dataset, args.val_fraction, args.seed, &args.train.display().to_string())?,
     };
     if train_set.is_empty() || val_set.len() < 2 {
         bail!("need training rows and at least 2 validation rows (got {} and {})", train_set.len(), val_set.len());
     }
     eprintln!(
-        "{}: {} training rows ({} samples with reverse complements), {} validation rows; loaded in {:.1} s",
+        "{} on {}: {} training rows ({} samples{}), {} validation rows; loaded in {:.1} s",
         args.model.display_name(),
+        dataset.name,
         train_set.len(),
-        train_set.doubled_len(),
+        train_set.samples(),
+        if train_set.augment { " with reverse complements" } else { ", both orientations as rows" },
         val_set.len(),
         t_load.elapsed().as_secs_f64()
     );
@@ -399,67 +582,113 @@ fn train<B: AutodiffBackend>(args: TrainArgs, device: B::Device) -> Result<()> {
         }
         return Ok(());
     }
+    fit::<B>(&args, &dataset, &train_set, &val_set, serde_json::json!({}), device).map(|_| ())
+}
 
+/// How a [`fit`] ended.
+#[derive(Debug, Clone)]
+pub struct FitOutcome {
+    /// All epochs ran (else it was interrupted and a checkpoint saved).
+    pub finished: bool,
+    /// The kept epoch's metrics.
+    pub best: Option<EpochMetrics>,
+}
+
+/// Set by Ctrl-C: every training loop in this process stops after its current step.
+static STOP: AtomicBool = AtomicBool::new(false);
+
+fn install_interrupt_handler() {
+    static INSTALLED: std::sync::Once = std::sync::Once::new();
+    INSTALLED.call_once(|| {
+        let _ = ctrlc::set_handler(move || {
+            eprintln!("\ninterrupt: finishing this step and saving a checkpoint (press again to abort)");
+            if STOP.swap(true, Ordering::SeqCst) {
+                std::process::exit(130);
+            }
+        });
+    });
+}
+
+/// `true` once Ctrl-C was pressed.
+pub fn interrupted() -> bool {
+    STOP.load(Ordering::SeqCst)
+}
+
+/// The reference Trainer (ARCHITECTURE.md §4; benchmarks §7.3) on loaded data, into `args.out`:
+/// config.json, metrics.csv, curves.svg, model_best.safetensors, checkpoint/ (resumed with
+/// `args.resume`). `extra` is recorded in config.json's `training` (e.g. the CV fold).
+pub fn fit<B: AutodiffBackend>(
+    args: &TrainArgs,
+    dataset: &Dataset,
+    train_set: &TrainingSet,
+    val_set: &TrainingSet,
+    extra: serde_json::Value,
+    device: B::Device,
+) -> Result<FitOutcome> {
+    let processor = dataset.processor();
+    let config = dataset.model_config(args.model);
+    let settings = args.settings(dataset);
+    let names = dataset.output_names();
     std::fs::create_dir_all(&args.out).with_context(|| format!("creating {}", args.out.display()))?;
     let run_cfg = RunConfig {
         preset: Some(args.model),
         model: config.clone(),
-        training: serde_json::json!({ "args": args, "train_rows": train_set.len(), "val_rows": val_set.len() }),
+        training: serde_json::json!({ "args": args, "train_rows": train_set.len(), "val_rows": val_set.len(), "settings": {
+            "epochs": settings.epochs, "batch_size": settings.batch_size, "lr": settings.lr }, "extra": extra }),
+        dataset: Some(dataset.clone()),
     };
     write_atomic(&args.out.join(RUN_CONFIG), &serde_json::to_vec_pretty(&run_cfg)?)?;
 
-    let n = train_set.doubled_len();
-    let full_steps = n.div_ceil(args.batch_size);
+    let n = train_set.samples();
+    let batch_size = settings.batch_size;
+    let full_steps = n.div_ceil(batch_size);
     let steps_per_epoch = args.steps_per_epoch.map_or(full_steps, |s| s.clamp(1, full_steps));
-    let schedule = OneCycle::new(args.lr.unwrap_or(args.model.max_lr()), args.epochs * steps_per_epoch);
+    let schedule = OneCycle::new(settings.lr, settings.epochs * steps_per_epoch);
     let beta1 = SharedBeta1::new(schedule.at(0).1 as f32);
 
     B::seed(&device, args.seed);
     let mut model = config.init::<B>(&device)?;
+    let head = model.head();
     let mut optim: Optim<B> = OptimizerAdaptor::from(CyclicAdamW::reference(beta1.clone()));
     let mut state = TrainState::default();
-    if args.resume {
+    if args.resume && args.out.join("checkpoint").is_dir() || args.resume && args.out.join("checkpoint.old").is_dir() {
         (model, optim, state) = load_checkpoint(&args.out, model, optim, &device)?;
         eprintln!("resuming at epoch {}, step {}", state.epoch + 1, state.step_in_epoch);
+    } else if args.resume {
+        bail!("--resume: no checkpoint in {}", args.out.display());
     }
-
-    let stop = Arc::new(AtomicBool::new(false));
-    {
-        let stop = stop.clone();
-        let _ = ctrlc::set_handler(move || {
-            eprintln!("\ninterrupt: finishing this step and saving a checkpoint (press again to abort)");
-            if stop.swap(true, Ordering::SeqCst) {
-                std::process::exit(130);
-            }
-        });
-    }
+    install_interrupt_handler();
 
     let mut steps_this_run = 0usize;
-    while state.epoch < args.epochs {
+    while state.epoch < settings.epochs {
         let epoch = state.epoch;
         let perm = Shuffler::new(mix(args.seed, epoch as u64)).permutation(n);
-        let pb = ProgressBar::new((steps_per_epoch * args.batch_size).min(n) as u64);
+        let pb = ProgressBar::new((steps_per_epoch * batch_size).min(n) as u64);
         pb.set_style(
             ProgressStyle::with_template("epoch {msg} [{bar:30}] {pos}/{len} seq  {per_sec}  ETA {eta}")
                 .expect("valid template")
                 .progress_chars("=> "),
         );
-        pb.set_message(format!("{}/{}", epoch + 1, args.epochs));
-        pb.set_position((state.step_in_epoch * args.batch_size).min(n) as u64);
+        pb.set_message(format!("{}/{}", epoch + 1, settings.epochs));
+        pb.set_position((state.step_in_epoch * batch_size).min(n) as u64);
         let t_epoch = Instant::now();
         while state.step_in_epoch < steps_per_epoch {
-            if stop.load(Ordering::SeqCst) || args.stop_after_steps.is_some_and(|m| steps_this_run >= m) {
+            if interrupted() || args.stop_after_steps.is_some_and(|m| steps_this_run >= m) {
                 state.epoch_seconds += t_epoch.elapsed().as_secs_f64();
                 save_checkpoint(&args.out, &model, &optim, &state)?;
                 pb.abandon();
                 eprintln!("checkpoint saved in {}; continue with --resume", args.out.join("checkpoint").display());
-                return Ok(());
+                return Ok(FitOutcome { finished: false, best: None });
             }
             let s = state.step_in_epoch;
-            let idx = &perm[s * args.batch_size..((s + 1) * args.batch_size).min(n)];
+            let idx = &perm[s * batch_size..((s + 1) * batch_size).min(n)];
             B::seed(&device, mix(args.seed, 1_000_000 + state.global_step as u64));
-            let (x, y, _) = train_set.batch::<B>(&processor, idx, &device);
-            let loss = kl_loss(model.forward_logits(x), y);
+            let (x, y, _) = train_set.batch::<B>(&processor, dataset.loss, idx, &device);
+            let raw = model.forward_logits(x);
+            let loss = match dataset.loss {
+                Loss::SoftBins => kl_loss(raw, y),
+                Loss::Mse => mse_loss(head.outputs_of(raw), y),
+            };
             let value = loss.clone().into_data().convert::<f64>().to_vec::<f64>().map_err(|e| anyhow::anyhow!("reading the loss: {e:?}"))?[0];
             if !value.is_finite() {
                 pb.abandon();
@@ -483,7 +712,7 @@ fn train<B: AutodiffBackend>(args: TrainArgs, device: B::Device) -> Result<()> {
         }
         pb.finish_and_clear();
         let valid = model.valid();
-        let (r, rho, err) = validate(&valid, &val_set, &processor, &device);
+        let (r, rho, err, tasks) = validate(&valid, val_set, &processor, &names, &device);
         state.epoch_seconds += t_epoch.elapsed().as_secs_f64();
         let row = EpochMetrics {
             epoch: epoch + 1,
@@ -493,10 +722,23 @@ fn train<B: AutodiffBackend>(args: TrainArgs, device: B::Device) -> Result<()> {
             val_spearman_rho: rho,
             val_mse: err,
             seconds: state.epoch_seconds,
+            tasks: tasks.clone(),
+        };
+        let per_task = if tasks.len() > 1 {
+            format!(" [{}]", tasks.iter().map(|t| format!("{} r {:.4}", t.name, t.pearson_r)).collect::<Vec<_>>().join(", "))
+        } else {
+            String::new()
         };
         eprintln!(
-            "epoch {}/{}: train KL {:.4}, val Pearson r {:.4}, Spearman ρ {:.4}, MSE {:.3} ({:.0} s)",
-            row.epoch, args.epochs, row.train_kl, r, rho, err, row.seconds
+            "epoch {}/{}: train {} {:.4}, val Pearson r {:.4}, Spearman ρ {:.4}, MSE {:.3}{per_task} ({:.0} s)",
+            row.epoch,
+            settings.epochs,
+            if dataset.loss == Loss::SoftBins { "KL" } else { "MSE" },
+            row.train_kl,
+            r,
+            rho,
+            err,
+            row.seconds
         );
         if err.is_nan() {
             bail!(
@@ -505,11 +747,18 @@ fn train<B: AutodiffBackend>(args: TrainArgs, device: B::Device) -> Result<()> {
                 last_good(&args.out)
             );
         }
-        if r.is_nan() {
-            eprintln!("warning: validation Pearson r is undefined (constant predictions or labels); this epoch cannot become the best model");
-        }
-        if r.is_finite() && state.best_val_r.is_none_or(|b| r > b) {
+        let better = match dataset.selection {
+            Selection::Pearson => {
+                if r.is_nan() {
+                    eprintln!("warning: validation Pearson r is undefined (constant predictions or labels); this epoch cannot become the best model");
+                }
+                r.is_finite() && state.best_val_r.is_none_or(|b| r > b)
+            }
+            Selection::Mse => err.is_finite() && state.best_val_mse.is_none_or(|b| err < b),
+        };
+        if better {
             state.best_val_r = Some(r);
+            state.best_val_mse = Some(err);
             let bytes = valid.to_torch_safetensors(Precision::F32, None)?;
             write_atomic(&args.out.join(BEST_WEIGHTS), &bytes)?;
         }
@@ -519,13 +768,20 @@ fn train<B: AutodiffBackend>(args: TrainArgs, device: B::Device) -> Result<()> {
         state.loss_sum = 0.0;
         state.loss_count = 0;
         state.epoch_seconds = 0.0;
-        write_metrics(&args.out, &state.history)?;
+        write_metrics(&args.out, &state.history, dataset.loss)?;
         save_checkpoint(&args.out, &model, &optim, &state)?;
     }
+    let best = state.history.iter().find(|m| Some(m.val_pearson_r) == state.best_val_r && Some(m.val_mse) == state.best_val_mse).cloned();
     eprintln!(
-        "done: best validation Pearson r {:.4}; weights in {}",
+        "done: kept epoch {} ({}; validation Pearson r {:.4}, MSE {:.4}); weights in {}",
+        best.as_ref().map_or(0, |b| b.epoch),
+        match dataset.selection {
+            Selection::Pearson => "best mean Pearson r",
+            Selection::Mse => "lowest mean MSE",
+        },
         state.best_val_r.unwrap_or(f64::NAN),
+        state.best_val_mse.unwrap_or(f64::NAN),
         args.out.join(BEST_WEIGHTS).display()
     );
-    Ok(())
+    Ok(FitOutcome { finished: true, best })
 }
