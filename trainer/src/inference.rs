@@ -125,8 +125,10 @@ pub fn predict(model: &Path, arch: Option<ModelPreset>, input: &Path, output: &P
         out.push_str(&format!("id\t{}\n", names.join("\t")));
         for (r, p) in file.records.iter().zip(&preds) {
             out.push_str(&r.id.replace(['\t', '\n'], " "));
+            // Shortest text that reads back as the same f32: untrained or small-scale
+            // regression outputs keep their digits.
             for v in &p.outputs {
-                let _ = write!(out, "\t{v:.6}");
+                let _ = write!(out, "\t{v}");
             }
             out.push('\n');
         }

@@ -1,9 +1,10 @@
 //! `dream`: the native trainer and command-line predictor for DREAM-CNN / DREAM-RNN / DREAM-Attn.
 //!
-//! Subcommands: `train`, `predict`, `ism`, `variants`, `tile`, `design`, `evaluate`, `bench` (see `dream --help`). The CPU backend
+//! Subcommands: `train`, `cv`, `predict`, `ism`, `variants`, `tile`, `design`, `evaluate`, `bench` (see `dream --help`). The CPU backend
 //! (burn-flex) is the default; `--device cuda` / `wgpu` need the `cuda` / `wgpu` cargo features.
 
 mod bench;
+mod cv;
 mod inference;
 mod interpret;
 mod model_io;
@@ -41,8 +42,12 @@ struct Cli {
 
 #[derive(Subcommand, Debug)]
 enum Command {
-    /// Train a DREAM model on a sequence<TAB>expression file (DREAM challenge format).
+    /// Train a DREAM model: on a sequence<TAB>expression file (DREAM challenge format, the default
+    /// --dataset dream-yeast) or on another assay's table (--dataset deepstarr|lentimpra|FILE).
     Train(training::TrainArgs),
+    /// Cross-validation as in the paper's benchmarks (human: 10 folds × 9 models; Drosophila:
+    /// held-out chromosome × 10 folds): every fold model a resumable run; writes cv.tsv.
+    Cv(cv::CvArgs),
     /// Predict expression (forward / reverse-complement average) for sequences in a file.
     Predict {
         /// Trained model: a model bundle directory (model-export), a training output directory, its
@@ -211,6 +216,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Train(args) => training::run(args),
+        Command::Cv(args) => cv::run(args),
         Command::Predict { model, arch, input, output, batch_size, strands } => {
             inference::predict(&model, arch, &input, &output, batch_size, strands)
         }

@@ -57,7 +57,7 @@ fn predict_with_an_imported_bundle_reproduces_golden_pred_avg() {
         std::fs::write(&input, lines).unwrap();
         let preset: prixfixe::model::ModelPreset = arch.parse().unwrap();
         let weights = root().join(format!("tests/fixtures/{m}_weights.safetensors"));
-        let bundle = model_export::import_torch(preset, &weights, m, prixfixe::weights::Precision::F32, None).unwrap();
+        let bundle = model_export::import_torch(preset, &prixfixe::dataset::Dataset::dream_yeast(), &weights, m, prixfixe::weights::Precision::F32, None).unwrap();
         let bdir = dir.path().join(format!("bundle-{m}"));
         model_export::write_bundle(&bundle, &bdir).unwrap();
         let output = dir.path().join(format!("{m}.tsv"));
