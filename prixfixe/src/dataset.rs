@@ -606,12 +606,12 @@ impl Dataset {
                     table.first_skipped_line.get_or_insert(line);
                     continue;
                 }
-                let what = if text.is_empty() { "missing".to_string() } else { format!("not a number: {text:?}") };
+                let what = if text.is_empty() { " is missing".to_string() } else { format!(": {text:?} is not a number") };
                 return Err(InputError::new(
                     name,
                     Some(line),
                     Some(column_of(&rec, c, delimiter)),
-                    format!("target {} ({}) is {what}{}", self.target_name(k), column_label(&header, c), if skip_missing_targets { "" } else { "; pass --skip-missing-targets to skip such rows" }),
+                    format!("target {} ({}){what}{}", self.target_name(k), column_label(&header, c), if skip_missing_targets { "" } else { "; pass --skip-missing-targets to skip such rows" }),
                 ));
             }
             let seq = field(seq_col)?;

@@ -181,7 +181,7 @@ fn bad_assay_input_names_the_place() {
     let f = d.join("missing.tsv");
     std::fs::write(&f, lines.join("\n") + "\n").unwrap();
     let (ok, _, err) = train("lentimpra", &f, &[]);
-    assert!(!ok && err.contains("missing.tsv:3:") && err.contains("not a number: \"NA\"") && err.contains("--skip-missing-targets"), "{err}");
+    assert!(!ok && err.contains("missing.tsv:3:") && err.contains("\"NA\" is not a number") && err.contains("--skip-missing-targets"), "{err}");
     let (ok, _, err) = train("lentimpra", &f, &["--skip-missing-targets", "--val-fraction", "0.5"]);
     assert!(ok && err.contains("skipped 2 rows with a missing or non-numeric target (first at line 3)"), "{err}");
     // Wrong length: the first offending line and its length.
