@@ -14,8 +14,12 @@ use crate::input::Entry;
 /// Rows of the heatmap, top to bottom.
 pub const HEATMAP_BASES: [char; 4] = ['A', 'C', 'G', 'T'];
 
-/// A small bar chart of the 18-bin predicted distribution (bins 0–17, probability per bin).
-pub fn bins_svg(probs: &[f32; N_BINS]) -> String {
+/// A small bar chart of the 18-bin predicted distribution (bins 0–17, probability per bin);
+/// empty for a regression model (no bins).
+pub fn bins_svg(probs: &[f32]) -> String {
+    if probs.len() != N_BINS {
+        return String::new();
+    }
     let (w, h, bar) = (N_BINS as f32 * 7.0, 28.0_f32, 6.0_f32);
     let max = probs.iter().copied().fold(1e-6_f32, f32::max);
     let mut s = format!(
@@ -470,7 +474,7 @@ mod tests {
         };
         let mut probs = [0.0; N_BINS];
         probs[4] = 1.0;
-        let pred = Prediction { expression: 4.0, forward: 4.0, reverse: 4.0, probs };
+        let pred = Prediction { expression: 4.0, forward: 4.0, reverse: 4.0, outputs: vec![4.0], probs: probs.to_vec() };
         let csv = predictions_csv(&[entry], &[pred]);
         let lines: Vec<&str> = csv.lines().collect();
         assert_eq!(lines.len(), 2);
