@@ -62,6 +62,21 @@ fn fixture_ids(io_json: &str) -> Vec<String> {
     }).collect()
 }
 
+/// The model's exported state_dict has exactly the reference keys and shapes of `names_json`.
+fn assert_reference_keys(model: &PrixFixeNet<B>, names_json: &str) {
+    let bytes = model.to_torch_safetensors(Precision::F32, None).unwrap();
+    let st = safetensors::SafeTensors::deserialize(&bytes).unwrap();
+    let names = load_json(names_json);
+    let expected: std::collections::BTreeMap<String, Vec<usize>> = names["keys"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .map(|(k, v)| (k.clone(), v["shape"].as_array().unwrap().iter().map(|d| d.as_u64().unwrap() as usize).collect()))
+        .collect();
+    let ours: std::collections::BTreeMap<String, Vec<usize>> = st.tensors().into_iter().map(|(k, v)| (k, v.shape().to_vec())).collect();
+    assert_eq!(ours, expected, "{names_json}");
+}
+
 #[test]
 fn parameter_counts_of_the_benchmark_models() {
     // PRIXFIXE-MODULES.md §7.4 (the notebooks' torchinfo).
@@ -103,17 +118,7 @@ fn human_dream_cnn_matches_reference() {
     check_rel("human loss", &[loss], &g["loss"], 1e-5);
 
     // The weights go back out under the reference names, loadable with strict=True.
-    let bytes = model.to_torch_safetensors(Precision::F32, None).unwrap();
-    let st = safetensors::SafeTensors::deserialize(&bytes).unwrap();
-    let names = load_json("human_dream_cnn_names.json");
-    let expected: std::collections::BTreeMap<String, Vec<usize>> = names["keys"]
-        .as_object()
-        .unwrap()
-        .iter()
-        .map(|(k, v)| (k.clone(), v["shape"].as_array().unwrap().iter().map(|d| d.as_u64().unwrap() as usize).collect()))
-        .collect();
-    let ours: std::collections::BTreeMap<String, Vec<usize>> = st.tensors().into_iter().map(|(k, v)| (k, v.shape().to_vec())).collect();
-    assert_eq!(ours, expected);
+    assert_reference_keys(&model, "human_dream_cnn_names.json");
 }
 
 #[test]
@@ -132,17 +137,7 @@ fn drosophila_dream_rnn_matches_reference() {
     let config = dataset.model_config(ModelPreset::DreamRnn);
     let mut model = config.init::<B>(&device()).unwrap();
     assert_eq!(model.num_trainable(), 4_285_826);
-    let bytes = model.to_torch_safetensors(Precision::F32, None).unwrap();
-    let st = safetensors::SafeTensors::deserialize(&bytes).unwrap();
-    let names = load_json("dros_dream_rnn_names.json");
-    let expected: std::collections::BTreeMap<String, Vec<usize>> = names["keys"]
-        .as_object()
-        .unwrap()
-        .iter()
-        .map(|(k, v)| (k.clone(), v["shape"].as_array().unwrap().iter().map(|d| d.as_u64().unwrap() as usize).collect()))
-        .collect();
-    let ours: std::collections::BTreeMap<String, Vec<usize>> = st.tensors().into_iter().map(|(k, v)| (k, v.shape().to_vec())).collect();
-    assert_eq!(ours, expected);
+    assert_reference_keys(&model, "dros_dream_rnn_names.json");
 
     // The two regression heads from the stored core output.
     let w = read_fixture("dros_dream_rnn_final.safetensors");
