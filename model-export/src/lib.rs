@@ -118,8 +118,10 @@ pub fn bundle_from_run(from: &Path, name: &str, precision: Precision, scores: Op
 fn read_scores(path: &Path) -> Result<serde_json::Value> {
     let v: serde_json::Value = serde_json::from_slice(&std::fs::read(path).with_context(|| format!("reading {}", path.display()))?)
         .with_context(|| format!("{}: not JSON", path.display()))?;
-    if v.get("subsets").is_none() || v.get("pearson_score").is_none() {
-        bail!("{}: not a `dream evaluate --json` report (no subsets / pearson_score)", path.display());
+    let challenge = v.get("subsets").is_some() && v.get("pearson_score").is_some();
+    let per_task = v.get("tasks").is_some_and(serde_json::Value::is_array);
+    if !challenge && !per_task {
+        bail!("{}: not a `dream evaluate --json` report (neither challenge subsets + pearson_score nor per-task scores)", path.display());
     }
     Ok(v)
 }

@@ -9,7 +9,7 @@ use std::time::Instant;
 use anyhow::{bail, Context, Result};
 use prixfixe::model::ModelPreset;
 
-use crate::model_io::{load_predictor, load_predictor_with_dataset};
+use crate::model_io::{load_predictor, load_predictor_for_task, load_predictor_with_dataset};
 use prixfixe::predictor::Strands;
 use crate::training::write_atomic;
 
@@ -217,13 +217,13 @@ pub(crate) fn sequence_from(source: &IsmSource, what: &str) -> Result<String> {
 }
 
 /// `dream ism`.
-pub fn ism(model: &Path, arch: Option<ModelPreset>, source: &IsmSource, region: Option<&str>, output: &Path, attribution: Option<&Path>, logo: Option<&Path>) -> Result<()> {
+pub fn ism(model: &Path, arch: Option<ModelPreset>, task: Option<&str>, source: &IsmSource, region: Option<&str>, output: &Path, attribution: Option<&Path>, logo: Option<&Path>) -> Result<()> {
     check_output(output)?;
     for extra in [attribution, logo].into_iter().flatten() {
         check_output(extra)?;
     }
     let sequence = &sequence_from(source, "ISM")?;
-    let predictor = load_predictor(model, arch)?;
+    let predictor = load_predictor_for_task(model, arch, task)?;
     let range = region.map(parse_region).transpose()?;
     let len = prixfixe::data::parse_bases(sequence).map_err(|e| anyhow::anyhow!("--sequence: {e}"))?.len();
     if let Some((a, b)) = range {

@@ -9,11 +9,11 @@ use anyhow::{bail, Context, Result};
 use prixfixe::model::ModelPreset;
 
 use crate::inference::{check_output, parse_region, read, sequence_from, IsmSource};
-use crate::model_io::load_predictor;
+use crate::model_io::load_predictor_for_task;
 use crate::training::write_atomic;
 
 /// `dream variants`.
-pub fn variants(model: &Path, arch: Option<ModelPreset>, input: &Path, output: &Path, batch_size: usize) -> Result<()> {
+pub fn variants(model: &Path, arch: Option<ModelPreset>, task: Option<&str>, input: &Path, output: &Path, batch_size: usize) -> Result<()> {
     if batch_size == 0 {
         bail!("--batch-size must be positive");
     }
@@ -29,7 +29,7 @@ pub fn variants(model: &Path, arch: Option<ModelPreset>, input: &Path, output: &
             same[0]
         );
     }
-    let predictor = load_predictor(model, arch)?.with_batch_size(batch_size);
+    let predictor = load_predictor_for_task(model, arch, task)?.with_batch_size(batch_size);
     let t0 = Instant::now();
     let scores = predictor
         .score_variants(&records)
@@ -40,12 +40,12 @@ pub fn variants(model: &Path, arch: Option<ModelPreset>, input: &Path, output: &
 }
 
 /// `dream tile`.
-pub fn tile(model: &Path, arch: Option<ModelPreset>, source: &IsmSource, motif: &str, region: Option<&str>, output: &Path) -> Result<()> {
+pub fn tile(model: &Path, arch: Option<ModelPreset>, task: Option<&str>, source: &IsmSource, motif: &str, region: Option<&str>, output: &Path) -> Result<()> {
     check_output(output)?;
     let motif_codes = prixfixe::tiling::parse_motif(motif).context("--motif")?;
     let background = sequence_from(source, "tile")?;
     let range = region.map(parse_region).transpose()?;
-    let predictor = load_predictor(model, arch)?;
+    let predictor = load_predictor_for_task(model, arch, task)?;
     let t0 = Instant::now();
     let (reference, effects) = predictor.tile(&background, &motif_codes, range)?;
     write_atomic(output, prixfixe::tiling::tile_table(&effects, '\t').as_bytes())?;
@@ -78,6 +78,10 @@ pub struct DesignArgs {
     /// Architecture of a bare state_dict file.
     #[arg(long, value_parser = |s: &str| s.parse::<ModelPreset>())]
     arch: Option<ModelPreset>,
+    /// The output to design for, by name (a target of the model's dataset, e.g. Dev or Hk of
+    /// a deepstarr model). Default: the first.
+    #[arg(long)]
+    task: Option<String>,
     /// The start sequence.
     #[command(flatten)]
     source: crate::OneSequence,
@@ -134,7 +138,7 @@ pub fn design(a: DesignArgs) -> Result<()> {
     if a.method == "evolve" {
         config.method = Method::Evolve { population: a.population, children: a.children, generations: a.generations };
     }
-    let predictor = load_predictor(&a.model, a.arch)?;
+    let predictor = load_predictor_for_task(&a.model, a.arch, a.task.as_deref())?;
     let t0 = Instant::now();
     let bar = indicatif::ProgressBar::new(0);
     bar.set_style(indicatif::ProgressStyle::with_template("{elapsed_precise} [{bar:30}] {pos}/{len} rounds  {msg}").expect("template"));

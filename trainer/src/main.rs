@@ -83,6 +83,10 @@ enum Command {
         /// Architecture of a bare state_dict file.
         #[arg(long, value_parser = parse_preset)]
         arch: Option<ModelPreset>,
+        /// The output to score, by name (a target of the model's dataset, e.g. Dev or Hk of a
+        /// deepstarr model). Default: the first.
+        #[arg(long)]
+        task: Option<String>,
         #[command(flatten)]
         source: OneSequence,
         /// Only positions FROM-TO (1-based, inclusive), e.g. 18-97 for the 80 bp random region of
@@ -108,6 +112,10 @@ enum Command {
         /// Architecture of a bare state_dict file.
         #[arg(long, value_parser = parse_preset)]
         arch: Option<ModelPreset>,
+        /// The output to score, by name (a target of the model's dataset, e.g. Dev or Hk of a
+        /// deepstarr model). Default: the first.
+        #[arg(long)]
+        task: Option<String>,
         /// Variant table (TSV or CSV, .gz ok) with the header `id sequence position ref alt`
         /// (1-based position in that sequence; ref must match it; alt may be several bases or -
         /// for a deletion) or `id ref_sequence alt_sequence`.
@@ -129,6 +137,10 @@ enum Command {
         /// Architecture of a bare state_dict file.
         #[arg(long, value_parser = parse_preset)]
         arch: Option<ModelPreset>,
+        /// The output to score, by name (a target of the model's dataset, e.g. Dev or Hk of a
+        /// deepstarr model). Default: the first.
+        #[arg(long)]
+        task: Option<String>,
         /// The background sequence.
         #[command(flatten)]
         source: OneSequence,
@@ -220,15 +232,15 @@ fn main() -> ExitCode {
         Command::Predict { model, arch, input, output, batch_size, strands } => {
             inference::predict(&model, arch, &input, &output, batch_size, strands)
         }
-        Command::Ism { model, arch, source, region, output, attribution, logo } => {
-            inference::ism(&model, arch, &source.into(), region.as_deref(), &output, attribution.as_deref(), logo.as_deref())
+        Command::Ism { model, arch, task, source, region, output, attribution, logo } => {
+            inference::ism(&model, arch, task.as_deref(), &source.into(), region.as_deref(), &output, attribution.as_deref(), logo.as_deref())
         }
         Command::Design(args) => interpret::design(args),
-        Command::Variants { model, arch, input, output, batch_size } => {
-            interpret::variants(&model, arch, &input, &output, batch_size)
+        Command::Variants { model, arch, task, input, output, batch_size } => {
+            interpret::variants(&model, arch, task.as_deref(), &input, &output, batch_size)
         }
-        Command::Tile { model, arch, source, motif, region, output } => {
-            interpret::tile(&model, arch, &source.into(), &motif, region.as_deref(), &output)
+        Command::Tile { model, arch, task, source, motif, region, output } => {
+            interpret::tile(&model, arch, task.as_deref(), &source.into(), &motif, region.as_deref(), &output)
         }
         Command::Evaluate { model, arch, data, strands, skip_missing_targets, test, labels, pairs, json } => match (data, test, labels) {
             (Some(data), _, _) => inference::evaluate_table(&model, arch, &data, json.as_deref(), strands, skip_missing_targets),

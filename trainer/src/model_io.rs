@@ -48,6 +48,29 @@ pub fn load_predictor(path: &Path, arch: Option<ModelPreset>) -> Result<Predicto
     Ok(load_predictor_with_dataset(path, arch)?.0)
 }
 
+/// Loads a CPU predictor for `path` whose `expression` is the output named `task` (one of the
+/// dataset's targets, e.g. `Hk` of a DeepSTARR model); `None` = the first output. Used by the
+/// commands that score one value per sequence (ism, variants, tile, design).
+///
+/// # Errors
+/// As [`load_predictor`]; a `task` the model does not have (the error lists its outputs).
+pub fn load_predictor_for_task(path: &Path, arch: Option<ModelPreset>, task: Option<&str>) -> Result<Predictor<CpuBackend>> {
+    let (predictor, dataset) = load_predictor_with_dataset(path, arch)?;
+    let names = dataset.output_names();
+    match task {
+        None => {
+            if names.len() > 1 {
+                eprintln!("note: scoring output {:?}, the first of {}; choose another with --task", names[0], names.join(", "));
+            }
+            Ok(predictor)
+        }
+        Some(t) => match names.iter().position(|n| n == t) {
+            Some(k) => Ok(predictor.with_output(k)),
+            None => bail!("--task {t:?}: the model's outputs are {}", names.join(", ")),
+        },
+    }
+}
+
 /// Loads a CPU predictor for `path` and the dataset it was trained for.
 pub fn load_predictor_with_dataset(path: &Path, arch: Option<ModelPreset>) -> Result<(Predictor<CpuBackend>, Dataset)> {
     let device = Default::default();

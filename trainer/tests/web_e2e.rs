@@ -951,3 +951,97 @@ async fn panel_screenshots() {
     shot("design", "design-panel").await;
     b.stop().await;
 }
+
+/// `dream predict --model public/models/<model>` of FASTA records `(id, sequence)`: every
+/// output column (after the id) per sequence, and the header's output names.
+fn dream_outputs(model: &str, records: &[(&str, &str)]) -> (Vec<String>, Vec<Vec<f64>>) {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("in.fa");
+    let fasta: String = records.iter().map(|(id, s)| format!(">{id}\n{s}\n")).collect();
+    std::fs::write(&input, fasta).unwrap();
+    let output = dir.path().join("out.tsv");
+    let bundle = root().join("public/models").join(model);
+    dream(&["predict", "--model", bundle.to_str().unwrap(), "--input", input.to_str().unwrap(), "--output", output.to_str().unwrap()]);
+    let text = std::fs::read_to_string(output).unwrap();
+    let mut lines = text.lines();
+    let header: Vec<String> = lines.next().unwrap().split('\t').skip(1).map(str::to_string).collect();
+    let rows = lines.map(|l| l.split('\t').skip(1).map(|v| v.parse().unwrap()).collect()).collect();
+    (header, rows)
+}
+
+/// Example records of a dataset: the page's example buttons' sequences, read from the same
+/// sample files (`data/drosophila`, `data/human`), first `n` forward rows.
+fn sample_records(file: &str, id_col: &str, seq_col: &str, forward: &str, n: usize) -> Vec<(String, String)> {
+    let text = std::fs::read_to_string(root().join(file)).unwrap();
+    let mut lines = text.lines();
+    let header: Vec<&str> = lines.next().unwrap().split('\t').collect();
+    let (i, s) = (header.iter().position(|h| *h == id_col).unwrap(), header.iter().position(|h| *h == seq_col).unwrap());
+    lines
+        .map(|l| l.split('\t').collect::<Vec<_>>())
+        .filter(|f| f[i].contains(forward))
+        .take(n)
+        .map(|f| (f[i].to_string(), f[s].to_string()))
+        .collect()
+}
+
+/// The shipped Drosophila (DeepSTARR, 249 bp, Dev + Hk) and human (lentiMPRA, 230 bp) bundles in
+/// the page: the length rule is the bundle's, one column per output equal to `dream predict` to
+/// 1e-4, a sequence of the wrong length refused with the rule (text kept), and the SNV scan of
+/// the chosen output (Hk) equal to `dream ism --task Hk`.
+#[tokio::test(flavor = "multi_thread")]
+#[ignore = "needs dist/ and chromium + chromium-driver; scripts/test.sh runs it"]
+async fn assay_bundles_match_dream_cli() {
+    let site = serve(dist());
+    let b = Browser::start(&[]).await;
+    let fly = sample_records("data/drosophila/sample_test.tsv", "ID", "Sequence", "_+_", 3);
+    let human = sample_records("data/human/sample_test.tsv", "seq_id", "seq", "_F", 3);
+
+    b.open(&format!("{site}?backend=cpu&model=deepstarr-dream-cnn")).await;
+    assert!(b.text("length-rule").await.contains("exactly 249 bp"));
+    assert!(b.text("model-card").await.contains("deepstarr"), "{}", b.text("model-card").await);
+    let fasta: String = fly.iter().map(|(id, s)| format!(">{id}\n{s}\n")).collect();
+    b.paste_into("sequence-input", &fasta).await;
+    let web = b.predict(2 * fly.len()).await;
+    let recs: Vec<(&str, &str)> = fly.iter().map(|(i, s)| (i.as_str(), s.as_str())).collect();
+    let (names, cli) = dream_outputs("deepstarr-dream-cnn", &recs);
+    assert_eq!(names, ["Dev", "Hk"]);
+    assert_close("DeepSTARR Dev and Hk (web vs dream predict)", &web, &cli.concat(), 1e-4);
+    let heads = b.client.find(Locator::Css("[data-testid=\"outputs-table\"] thead")).await.unwrap().text().await.unwrap();
+    assert!(heads.contains("Dev") && heads.contains("Hk") && !heads.contains("bins"), "{heads}");
+    let csv = b.fetch_link("predict-csv").await;
+    assert!(csv.starts_with("id,length,Dev,Hk\n"), "{csv}");
+
+    // A 230 bp sequence: the bundle's rule stated, the text kept.
+    let wrong = format!("{}\n{}\n", fly[0].1, human[0].1);
+    b.paste_into("sequence-input", &wrong).await;
+    b.el("predict-button").await.click().await.unwrap();
+    let err = b.wait_text("error-message", 10, |t| !t.is_empty()).await;
+    assert!(err.contains("line 2: sequence 'seq2' is 230 bp: this model reads sequences of exactly 249 bp"), "{err}");
+    assert_eq!(b.value("sequence-input").await, wrong);
+
+    // SNV scan of the Hk output over the whole 249 bp: 747 SNVs, CSV = dream ism --task Hk.
+    b.paste_into("sequence-input", &fly[0].1).await;
+    b.el("output-select").await.select_by_value("1").await.unwrap();
+    b.el("ism-button").await.click().await.unwrap();
+    let status = b.wait_text("ism-status", 600, |t| t.contains("done") || t.contains("failed")).await;
+    assert!(status.starts_with("done: 747 SNVs"), "{status}");
+    assert!(b.text("ism-summary").await.contains("change of Hk"));
+    let web_csv = b.fetch_link("ism-csv").await;
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("ism.tsv");
+    let bundle = root().join("public/models/deepstarr-dream-cnn");
+    dream(&["ism", "--model", bundle.to_str().unwrap(), "--task", "Hk", "--sequence", &fly[0].1, "--output", out.to_str().unwrap()]);
+    assert_table_close("SNV scan of Hk (web vs dream ism --task Hk)", &web_csv, &std::fs::read_to_string(out).unwrap(), 3, 1e-4);
+
+    // The human bundle: 230 bp, one activity column.
+    b.open(&format!("{site}?backend=cpu&model=lentimpra-dream-cnn")).await;
+    assert!(b.text("length-rule").await.contains("exactly 230 bp"));
+    let fasta: String = human.iter().map(|(id, s)| format!(">{id}\n{s}\n")).collect();
+    b.paste_into("sequence-input", &fasta).await;
+    let web = b.predict(human.len()).await;
+    let recs: Vec<(&str, &str)> = human.iter().map(|(i, s)| (i.as_str(), s.as_str())).collect();
+    let (names, cli) = dream_outputs("lentimpra-dream-cnn", &recs);
+    assert_eq!(names, ["activity"]);
+    assert_close("lentiMPRA activity (web vs dream predict)", &web, &cli.concat(), 1e-4);
+    b.stop().await;
+}

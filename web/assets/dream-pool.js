@@ -39,8 +39,9 @@ window.dreamPool = (() => {
   }
 
   // Predicts `count` windows of `len` base codes (Uint8Array, row after row), `chunk` windows per
-  // message; calls onProgress(windowsDone). Resolves to a Float32Array of expressions.
-  async function run(windows, count, len, chunk, onProgress) {
+  // message; calls onProgress(windowsDone). Resolves to a Float32Array of the model's output
+  // number `output` (0 = the first; e.g. 1 = Hk of a DeepSTARR model).
+  async function run(windows, count, len, chunk, onProgress, output) {
     if (!ready) throw new Error('no worker pool');
     await ready;
     const pool = workers.slice();
@@ -59,7 +60,7 @@ window.dreamPool = (() => {
           out.set(m.values, start); done += n; onProgress(done); feed(w);
         };
         w.onerror = (e) => fail(e.message || 'worker error');
-        w.postMessage({ kind: 'run', windows: windows.slice(start * len, (start + n) * len), count: n });
+        w.postMessage({ kind: 'run', windows: windows.slice(start * len, (start + n) * len), count: n, output: output || 0 });
       };
       pool.forEach(feed);
     });

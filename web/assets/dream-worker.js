@@ -11,7 +11,7 @@ self.onmessage = async ({ data: m }) => {
       api.worker_load(m.manifest, m.weights);
       self.postMessage({ kind: 'ready' });
     } else if (m.kind === 'run') {
-      const values = api.worker_predict(m.windows, m.count);
+      const values = api.worker_predict(m.windows, m.count, m.output || 0);
       self.postMessage({ kind: 'done', values }, [values.buffer]);
     }
   } catch (err) {

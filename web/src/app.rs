@@ -63,7 +63,7 @@ pub fn App() -> impl IntoView {
     view! {
         <header>
             <h1>"DREAM promoter expression"</h1>
-            <p class="sub">"Predicted expression of yeast promoter sequences and the effect of every single-nucleotide variant, with the DREAM-optimized Prix Fixe models of the Random Promoter DREAM Challenge 2022 — computed in your browser; your sequences never leave this page."</p>
+            <p class="sub">"Predicted activity of regulatory sequences (yeast promoters of the Random Promoter DREAM Challenge 2022, Drosophila enhancers, human lentiMPRA elements) and the effect of every single-nucleotide variant, with the DREAM-optimized Prix Fixe models — computed in your browser; your sequences never leave this page."</p>
             <ModelBar state=state/>
             <ModelCard state=state/>
             <p class="note" data-testid="url-note">{move || state.url_note.get()}</p>

@@ -9,7 +9,7 @@ use burn::backend::Wgpu;
 use burn::tensor::backend::Backend;
 use js_sys::{Function, Promise, Reflect, Uint8Array};
 use prixfixe::bundle::Bundle;
-use prixfixe::predictor::{combine_strands, Prediction};
+use prixfixe::predictor::Prediction;
 use prixfixe::{CpuBackend, Predictor};
 use serde::Deserialize;
 use wasm_bindgen::{JsCast, JsValue};
@@ -67,6 +67,14 @@ impl Engine {
         }
     }
 
+    /// The readout of the model's Final Layers Block (18 bins or one value per task).
+    pub fn head(&self) -> prixfixe::blocks::Head {
+        match self {
+            Self::Gpu(p) => p.head(),
+            Self::Cpu(p) => p.head(),
+        }
+    }
+
     /// The DataProcessor.
     pub fn processor(&self) -> &prixfixe::DataProcessor {
         match self {
@@ -91,7 +99,7 @@ async fn forward<B: Backend>(p: &Predictor<B>, windows: &[Vec<u8>]) -> Result<Ve
     let data = p.forward_probs(windows).into_data_async().await.map_err(|e| format!("{e:?}"))?;
     let data = data.convert::<f32>();
     let probs = data.as_slice::<f32>().map_err(|e| format!("{e:?}"))?;
-    Ok(combine_strands(probs, windows.len()))
+    Ok(p.combine(probs, windows.len()))
 }
 
 /// `true` when the browser has WebGPU **and** gives an adapter (`navigator.gpu.requestAdapter()`
@@ -247,12 +255,12 @@ pub fn pool_size() -> u32 {
     pool_call("size", &[]).ok().and_then(|v| v.as_f64()).unwrap_or(0.0) as u32
 }
 
-/// Expressions of padded windows computed by the worker pool, `CHUNK` windows per message;
-/// `progress(done)` after each.
+/// Output number `output` of padded windows computed by the worker pool, `CHUNK` windows per
+/// message; `progress(done)` after each.
 ///
 /// # Errors
 /// A worker's error message.
-pub async fn pool_predict(windows: &[Vec<u8>], progress: impl FnMut(u32) + 'static) -> Result<Vec<f32>, String> {
+pub async fn pool_predict(windows: &[Vec<u8>], output: usize, progress: impl FnMut(u32) + 'static) -> Result<Vec<f32>, String> {
     let len = windows.first().map_or(0, Vec::len);
     let flat: Vec<u8> = windows.concat();
     let cb = wasm_bindgen::closure::Closure::<dyn FnMut(u32)>::new(progress);
@@ -262,6 +270,7 @@ pub async fn pool_predict(windows: &[Vec<u8>], progress: impl FnMut(u32) + 'stat
         JsValue::from(len as u32),
         JsValue::from(CHUNK as u32),
         cb.as_ref().clone(),
+        JsValue::from(output as u32),
     ];
     let promise: Promise = pool_call("run", &args)?.dyn_into().map_err(|_| "run")?;
     let out = JsFuture::from(promise).await.map_err(js_err)?;

@@ -12,7 +12,21 @@ use prixfixe::seqio::{read_sequence_file, InputError};
 /// The rule, in words, as the page states it.
 pub const LENGTH_RULE: &str = "Each sequence is read by its length: exactly 80 bp = the random region (the constant 17 bp 5' adapter TGCATTTTTTTCACATC and 13 bp 3' end GGTTACGGCTGTT are added); 81–149 bp = the challenge form with its flanks (~110 bp; as in the DREAM data, the first 17 bp are replaced by the plasmid sequence upstream of the insert); exactly 150 bp = a full model window, used as is. A, C, G, T and N (unknown) in any case; spaces and line breaks are ignored.";
 
-/// Shortest and longest accepted input, in bp.
+/// The length rule of `processor`'s model, in words: [`LENGTH_RULE`] for the DREAM plasmid
+/// window, else "exactly L bp" (the bundle's `input.exact_length`, e.g. 249 bp for DeepSTARR,
+/// 230 bp for lentiMPRA).
+pub fn length_rule(processor: &DataProcessor) -> String {
+    if processor.is_exact() {
+        format!(
+            "Each sequence must be exactly {} bp, the length this model was trained on (it is read as is, never padded or cut). A, C, G, T and N (unknown) in any case; spaces and line breaks are ignored.",
+            processor.seq_len()
+        )
+    } else {
+        LENGTH_RULE.to_string()
+    }
+}
+
+/// Shortest and longest accepted input of the DREAM plasmid window, in bp.
 pub const MIN_LEN: usize = RANDOM_REGION_LEN;
 /// See [`MIN_LEN`].
 pub const MAX_LEN: usize = prixfixe::SEQ_LEN;
@@ -37,7 +51,8 @@ impl Entry {
     }
 }
 
-/// `region80`, `challenge`, `window150`.
+/// `region80`, `challenge`, `window150` (for a fixed-length model every input is its window:
+/// see [`Entry::form_name`] callers, which print the length instead).
 pub fn form_name(form: InputForm) -> &'static str {
     match form {
         InputForm::RandomRegion => "region80",
@@ -128,12 +143,19 @@ pub fn read_input(text: &str, processor: &DataProcessor) -> Result<Vec<Entry>, I
             line: Some(r.line),
             bad_chars: bad_chars.clone(),
         };
-        if len < MIN_LEN {
+        if processor.is_exact() {
+            if len != processor.seq_len() {
+                return Err(what(format!(
+                    "this model reads sequences of exactly {} bp (its dataset's length rule); paste {} bp sequences",
+                    processor.seq_len(),
+                    processor.seq_len()
+                )));
+            }
+        } else if len < MIN_LEN {
             return Err(what(format!(
                 "too short. The models read a 150 bp window built from the 80 bp random region; paste the 80 bp region, the ~110 bp challenge form ({ADAPTER_5P} + 80 bp + GGTTACGGCTGTT) or a 150 bp window"
             )));
-        }
-        if len > MAX_LEN {
+        } else if len > MAX_LEN {
             return Err(what(format!(
                 "too long. The models read {MAX_LEN} bp; paste the 80 bp random region, the ~110 bp challenge form or a {MAX_LEN} bp window (e.g. the {MAX_LEN} bp just upstream of the start codon)"
             )));
@@ -218,6 +240,25 @@ mod tests {
         assert!(read_input("  \n\n", &p).unwrap_err().message.starts_with("no sequence"));
         let no_adapter = read_input(&NATIVE[1..], &p).unwrap();
         assert_eq!(without_adapter(&no_adapter).len(), 1);
+    }
+
+    #[test]
+    fn exact_length_models_take_only_their_length() {
+        let p = DataProcessor::exact(249, false);
+        let (_, id, seq) = crate::examples::DROSOPHILA_EXAMPLES[0];
+        let e = read_input(&format!(">{id}\n{}\n", seq.to_lowercase()), &p).unwrap();
+        assert_eq!((e[0].id.as_str(), e[0].sequence.as_str()), (id, seq));
+        let human = crate::examples::HUMAN_EXAMPLES[0].2;
+        let err = read_input(&format!("{seq}\n{human}\n"), &p).unwrap_err();
+        assert_eq!(err.line, Some(2));
+        assert!(err.message.starts_with("line 2: sequence 'seq2' is 230 bp: this model reads sequences of exactly 249 bp"), "{}", err.message);
+        // The DREAM forms are not accepted by a fixed-length model.
+        assert!(read_input(&NATIVE[17..97], &p).unwrap_err().message.contains("is 80 bp"));
+        assert!(length_rule(&p).starts_with("Each sequence must be exactly 249 bp"));
+        assert_eq!(length_rule(&DataProcessor::dream()), LENGTH_RULE);
+        for (_, _, s) in crate::examples::HUMAN_EXAMPLES {
+            assert!(read_input(s, &DataProcessor::exact(230, false)).is_ok());
+        }
     }
 
     #[test]

@@ -1,11 +1,14 @@
 //! `dream-web`: the DREAM model website (Leptos, client-side rendered, built by Trunk into a
 //! static `dist/`).
 //!
-//! - [`input`]: the sequence box (raw or FASTA; the 80 / 110 / 150 bp rule) — pure, tested natively.
+//! - [`input`]: the sequence box (raw or FASTA; the 80 / 110 / 150 bp rule of the DREAM models,
+//!   or the exact length of another dataset's model) — pure, tested natively.
+//! - [`assay`]: what the loaded bundle measures (output names and units, length rule) for the
+//!   page's wording — pure.
 //! - [`render`]: the 18-bin bar chart, SNV heatmap and motif tiling plot as SVG, CSV tables, the
 //!   variant table's sort order — pure, tested natively.
-//! - [`examples`]: native yeast promoters from the DREAM test set for the example buttons, and an
-//!   example variant table.
+//! - [`examples`]: example sequences per dataset (native yeast promoters from the DREAM test set,
+//!   Drosophila enhancers, human lentiMPRA elements), and an example variant table.
 //! - [`trajectory`]: a design's trajectory plot (SVG) and its changed bases — pure.
 //! - [`urlstate`]: the view in the address (`?model=…&task=scan&seq=…`), parsed and written — pure.
 //! - [`plans`]: the variant table and motif tiling inputs read and planned into model windows — pure.
@@ -18,6 +21,7 @@
 //! Prediction, ISM, variant scoring, motif tiling and bundle checks are `prixfixe`'s, the same
 //! code as the `dream` CLI.
 
+pub mod assay;
 pub mod examples;
 pub mod input;
 pub mod plans;
@@ -64,14 +68,15 @@ pub fn worker_load(manifest: &[u8], weights: Vec<u8>) -> Result<(), wasm_bindgen
     Ok(())
 }
 
-/// Web Worker side of the SNV-scan pool: predicted expression (fwd/RC average, training scale)
-/// of `count` padded windows given as base codes, row after row (`count × 150` bytes).
+/// Web Worker side of the SNV-scan pool: output number `output` (fwd/RC average, training
+/// scale; 0 for the DREAM models' expression) of `count` padded windows given as base codes,
+/// row after row (`count × L` bytes, L the model window: 150, or the bundle's exact length).
 ///
 /// # Errors
-/// No model loaded, or a buffer of the wrong size.
+/// No model loaded, a buffer of the wrong size, or an output the model does not have.
 #[cfg(target_arch = "wasm32")]
 #[wasm_bindgen::prelude::wasm_bindgen]
-pub fn worker_predict(windows: &[u8], count: usize) -> Result<Vec<f32>, wasm_bindgen::JsValue> {
+pub fn worker_predict(windows: &[u8], count: usize, output: usize) -> Result<Vec<f32>, wasm_bindgen::JsValue> {
     WORKER_MODEL.with(|m| {
         let m = m.borrow();
         let p = m.as_ref().ok_or("no model loaded in this worker")?;
@@ -79,7 +84,11 @@ pub fn worker_predict(windows: &[u8], count: usize) -> Result<Vec<f32>, wasm_bin
         if count == 0 || windows.len() != count * len {
             return Err(format!("{} bytes is not {count} windows of {len} bp", windows.len()).into());
         }
+        let outputs = p.head().outputs();
+        if output >= outputs {
+            return Err(format!("output {output}: the model has {outputs}").into());
+        }
         let rows: Vec<Vec<u8>> = windows.chunks(len).map(<[u8]>::to_vec).collect();
-        Ok(p.predict_padded(&rows).iter().map(|x| x.expression).collect())
+        Ok(p.predict_padded(&rows).iter().map(|x| x.outputs[output]).collect())
     })
 }

@@ -144,6 +144,25 @@ pub fn predictions_csv(entries: &[Entry], predictions: &[Prediction]) -> String 
     s
 }
 
+/// Predictions of a model with named outputs (any dataset but DREAM yeast) as CSV: `id`,
+/// `length`, then one column per output (mean of both strands), as `dream predict` writes them
+/// (tab-separated there).
+pub fn outputs_csv(entries: &[Entry], predictions: &[Prediction], names: &[String]) -> String {
+    let mut s = String::from("id,length");
+    for n in names {
+        let _ = write!(s, ",{}", csv_field(n));
+    }
+    s.push('\n');
+    for (e, p) in entries.iter().zip(predictions) {
+        let _ = write!(s, "{},{}", csv_field(&e.id), e.sequence.len());
+        for v in &p.outputs {
+            let _ = write!(s, ",{v:.6}");
+        }
+        s.push('\n');
+    }
+    s
+}
+
 /// A CSV field: quoted (with `"` doubled) when it holds a comma, a quote or a line break.
 pub fn csv_field(s: &str) -> String {
     if s.contains([',', '"', '\n', '\r']) {
@@ -481,5 +500,13 @@ mod tests {
         assert!(lines[0].starts_with("id,length,input_form,prediction,forward,reverse,bin_0,"));
         assert!(lines[1].starts_with("\"a,b\",80,region80,4.000000,4.000000,4.000000,0.000000,"));
         assert_eq!(lines[1].split(',').count(), 6 + N_BINS + 1);
+    }
+
+    #[test]
+    fn outputs_csv_names_each_output() {
+        let entry = Entry { id: "e1".into(), sequence: "A".repeat(249), line: 1, form: prixfixe::data::InputForm::Window };
+        let pred = Prediction { expression: 1.5, forward: 1.0, reverse: 2.0, outputs: vec![1.5, -0.25], probs: vec![] };
+        let csv = outputs_csv(&[entry], &[pred], &["Dev".to_string(), "Hk".to_string()]);
+        assert_eq!(csv, "id,length,Dev,Hk\ne1,249,1.500000,-0.250000\n");
     }
 }

@@ -18,6 +18,7 @@ use crate::components::predictions::PredictionsState;
 use crate::components::snv_scan::ScanState;
 use crate::components::tiling::TilingState;
 use crate::components::variants::VariantsState;
+use crate::assay::Assay;
 use crate::engine::{self, BackendKind, Engine, IndexEntry};
 use crate::input::{self, Entry, InputProblem};
 use crate::urlstate::{self, Task, UrlState};
@@ -46,6 +47,11 @@ pub struct State {
     pub model_name: RwSignal<String>,
     /// The loaded bundle's model card.
     pub card: RwSignal<Option<Card>>,
+    /// What the loaded bundle measures (outputs, length rule) for the page's wording.
+    pub assay: RwSignal<Assay>,
+    /// The output that SNV scans, variant tables, tilings and designs score (index into
+    /// `assay.outputs`; 0 for the DREAM models' expression).
+    pub output: RwSignal<usize>,
     /// `ready`, `loading …` or the loading error.
     pub model_status: RwSignal<String>,
     /// A model is loaded.
@@ -95,6 +101,8 @@ impl State {
             models: RwSignal::new(Vec::new()),
             model_name: RwSignal::new(String::new()),
             card: RwSignal::new(None),
+            assay: RwSignal::new(Assay::default()),
+            output: RwSignal::new(0),
             model_status: RwSignal::new("loading the model…".into()),
             ready: RwSignal::new(false),
             busy: RwSignal::new(false),
@@ -154,7 +162,7 @@ pub async fn install(state: State, bundle: Bundle, from_file: bool) -> Result<()
     if let Ok(e) = &eng {
         if e.kind() == BackendKind::WebGpu {
             // Warm-up pass: compiles the GPU kernels now and proves the device works.
-            let probe = vec![e.processor().pad(crate::examples::NATIVE_EXAMPLES[0].2).map_err(|x| x.to_string())?];
+            let probe = vec![vec![prixfixe::data::CODE_A; e.processor().seq_len()]];
             if let Err(err) = e.predict_windows(&probe).await {
                 fall_back(state, &err);
                 eng = Engine::new(&bundle, BackendKind::Cpu, None);
@@ -180,6 +188,11 @@ pub async fn install(state: State, bundle: Bundle, from_file: bool) -> Result<()
     }
     state.backend.set(eng.kind().name().to_string());
     state.card.set(Some(card_of(&bundle.manifest, from_file)));
+    let assay = Assay::of(&bundle.manifest);
+    if assay != state.assay.get_untracked() {
+        state.output.set(0);
+        state.assay.set(assay);
+    }
     state.model_name.set(bundle.manifest.name.clone());
     ENGINE.with(|e| *e.borrow_mut() = Some(Rc::new(eng)));
     BUNDLE.with(|b| *b.borrow_mut() = Some(Rc::new(bundle)));
@@ -209,6 +222,11 @@ pub async fn predict_windows(state: State, windows: &[Vec<u8>]) -> Result<Vec<Pr
     }
 }
 
+/// The selected output ([`State::output`]) of a prediction.
+pub fn selected(state: State, p: &Prediction) -> f32 {
+    p.outputs.get(state.output.get_untracked()).copied().unwrap_or(p.expression)
+}
+
 /// Predicts windows in chunks of [`engine::CHUNK`], yielding to the browser between chunks.
 pub async fn predict_chunked(state: State, windows: &[Vec<u8>], mut progress: impl FnMut(usize, usize)) -> Result<Vec<Prediction>, String> {
     let mut out = Vec::with_capacity(windows.len());
@@ -220,20 +238,20 @@ pub async fn predict_chunked(state: State, windows: &[Vec<u8>], mut progress: im
     Ok(out)
 }
 
-/// Expressions of many windows (SNV scans, tilings): on the CPU by the Web Worker pool when it
-/// runs (a pool failure is noted and the page's thread takes over), else [`predict_chunked`];
-/// `progress(done)` as windows finish.
+/// The selected output ([`State::output`]) of many windows (SNV scans, tilings, designs): on
+/// the CPU by the Web Worker pool when it runs (a pool failure is noted and the page's thread
+/// takes over), else [`predict_chunked`]; `progress(done)` as windows finish.
 pub async fn predict_expressions(state: State, windows: &[Vec<u8>], progress: impl Fn(usize) + Copy + 'static) -> Result<Vec<f32>, String> {
     let on_cpu = engine().is_some_and(|e| e.kind() == BackendKind::Cpu);
     let mut result = Err(String::new());
     if on_cpu && engine::pool_size() > 0 {
-        result = engine::pool_predict(windows, move |d| progress(d as usize)).await;
+        result = engine::pool_predict(windows, state.output.get_untracked(), move |d| progress(d as usize)).await;
         if let Err(e) = &result {
             state.notes.update(|n| n.push(format!("The Web Workers failed ({e}); running on the page's thread.")));
         }
     }
     if result.is_err() {
-        result = predict_chunked(state, windows, |done, _| progress(done)).await.map(|preds| preds.iter().map(|p| p.expression).collect());
+        result = predict_chunked(state, windows, |done, _| progress(done)).await.map(|preds| preds.iter().map(|p| selected(state, p)).collect());
     }
     result
 }

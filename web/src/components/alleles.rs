@@ -45,10 +45,9 @@ pub fn Alleles(state: State) -> impl IntoView {
                     } else {
                         format!("lengths differ ({} vs {} bp)", r.sequence.len(), a.sequence.len())
                     };
-                    allele.set(Some(Ok(format!(
-                        "reference {:.3}, alternative {:.3}, delta (alt − ref) {:+.3}; {diff}",
-                        p[0].expression, p[1].expression, p[1].expression - p[0].expression
-                    ))));
+                    let (r, a) = (crate::state::selected(state, &p[0]), crate::state::selected(state, &p[1]));
+                    let what = state.assay.get_untracked().change_words(state.output.get_untracked());
+                    allele.set(Some(Ok(format!("{what}: reference {r:.3}, alternative {a:.3}, delta (alt − ref) {:+.3}; {diff}", a - r))));
                 }
                 Err(e) => allele.set(Some(Err(e))),
             }

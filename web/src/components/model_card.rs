@@ -22,12 +22,14 @@ pub struct Card {
     pub train: String,
     /// Validation scores.
     pub validation: String,
-    /// DREAM test set scores.
+    /// Test scores: the DREAM test set, or per task on a labelled table.
     pub test: String,
     /// Free notes of the bundle.
     pub notes: String,
     /// Loaded from the user's files (not a shipped bundle).
     pub from_file: bool,
+    /// How much data the model saw, in words (per dataset).
+    pub caveat: String,
 }
 
 /// The card of a bundle's manifest.
@@ -50,6 +52,22 @@ pub fn card_of(m: &Manifest, from_file: bool) -> Card {
         .test_scores
         .as_ref()
         .and_then(|t| {
+            if let Some(tasks) = t.get("tasks").and_then(|v| v.as_array()) {
+                let data = t.get("data").and_then(|v| v.as_str()).unwrap_or("held-out rows");
+                let each: Vec<String> = tasks
+                    .iter()
+                    .map(|x| {
+                        format!(
+                            "{}: Pearson r {}, Spearman ρ {}",
+                            x.get("name").and_then(|v| v.as_str()).unwrap_or("?"),
+                            opt(x.get("pearson_r").and_then(|v| v.as_f64())),
+                            opt(x.get("spearman_rho").and_then(|v| v.as_f64()))
+                        )
+                    })
+                    .collect();
+                let n = tasks.first().and_then(|x| x.get("n")).and_then(|v| v.as_u64()).unwrap_or(0);
+                return Some(format!("{data} ({n} rows): {}", each.join("; ")));
+            }
             let get = |k: &str| t.get(k).and_then(|v| v.as_f64());
             let all = t.get("subsets").and_then(|s| s.as_array()).and_then(|a| {
                 a.iter().find(|s| s.get("name").and_then(|n| n.as_str()) == Some("all"))
@@ -77,6 +95,7 @@ pub fn card_of(m: &Manifest, from_file: bool) -> Card {
         test,
         notes: p.notes.clone().unwrap_or_default(),
         from_file,
+        caveat: crate::assay::Assay::of(m).caveat(),
     }
 }
 
@@ -96,7 +115,7 @@ pub fn ModelCard(state: State) -> impl IntoView {
                         <dt>"Notes"</dt><dd>{c.notes.clone()}</dd>
                     </dl>
                     {(!c.from_file).then(|| view! { <a href=format!("models/{}/README.md", c.name) target="_blank">"Full model card"</a> })}
-                    <p class="caveat">"The shipped models were trained on a small real sample of the 6.7 M-sequence challenge training set, so their accuracy is modest (numbers above); the published models were trained on all of it."</p>
+                    <p class="caveat">{c.caveat.clone()}</p>
                 </details>
             }
         })

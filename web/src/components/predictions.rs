@@ -1,5 +1,6 @@
-//! Predicted expression of the sequences in the box: a table (expression, both strands, the
-//! 18-bin distribution) and a CSV download.
+//! Predictions for the sequences in the box: a table and a CSV download. DREAM yeast models:
+//! expression, both strands, the 18-bin distribution; other datasets' models: one column per
+//! output (e.g. Dev and Hk), named as the bundle's dataset targets.
 
 use leptos::prelude::*;
 use leptos::task::spawn_local;
@@ -20,6 +21,7 @@ pub struct Row {
     forward: f32,
     reverse: f32,
     bins_svg: String,
+    outputs: Vec<f32>,
 }
 
 /// The panel's state.
@@ -66,7 +68,9 @@ pub fn run(state: State) {
                 state.predict_ms.set(Some(engine::now_ms() - t0));
                 state.predictions_run.update(|n| *n += 1);
                 revoke(p.csv.get_untracked());
-                p.csv.set(csv_url(&render::predictions_csv(&entries, &preds)));
+                let assay = state.assay.get_untracked();
+                let csv = if assay.is_yeast() { render::predictions_csv(&entries, &preds) } else { render::outputs_csv(&entries, &preds, &assay.outputs) };
+                p.csv.set(csv_url(&csv));
                 p.rows.set(
                     entries
                         .iter()
@@ -79,6 +83,7 @@ pub fn run(state: State) {
                             forward: p.forward,
                             reverse: p.reverse,
                             bins_svg: render::bins_svg(&p.probs),
+                            outputs: p.outputs.clone(),
                         })
                         .collect(),
                 );
@@ -93,23 +98,55 @@ pub fn run(state: State) {
 #[component]
 pub fn Predictions(state: State) -> impl IntoView {
     let p = state.predictions;
+    let yeast = move || state.assay.with(|a| a.is_yeast());
+    let table = move || {
+        let a = state.assay.get();
+        if a.is_yeast() {
+            view! {
+                <table class="results">
+                    <thead><tr><th>"id"</th><th>"bp"</th><th>"input"</th><th>"expression"</th><th>"forward"</th><th>"reverse"</th><th>"bins 0–17"</th></tr></thead>
+                    <tbody>
+                        {p.rows.get().into_iter().map(|r| view! {
+                            <tr>
+                                <td>{r.id}</td><td>{r.len}</td><td>{r.form}</td>
+                                <td class="num"><strong data-testid="prediction-value">{format!("{:.4}", r.expression)}</strong></td>
+                                <td class="num">{format!("{:.3}", r.forward)}</td><td class="num">{format!("{:.3}", r.reverse)}</td>
+                                <td inner_html=r.bins_svg></td>
+                            </tr>
+                        }).collect_view()}
+                    </tbody>
+                </table>
+            }
+            .into_any()
+        } else {
+            let heads: Vec<String> = (0..a.outputs.len()).map(|k| a.labelled(k)).collect();
+            let names = a.outputs.clone();
+            view! {
+                <table class="results" data-testid="outputs-table">
+                    <thead><tr><th>"id"</th><th>"bp"</th>{heads.into_iter().map(|h| view! { <th>{h}</th> }).collect_view()}</tr></thead>
+                    <tbody>
+                        {p.rows.get().into_iter().map(|r| {
+                            let names = names.clone();
+                            view! {
+                                <tr>
+                                    <td>{r.id}</td><td>{r.len}</td>
+                                    {r.outputs.iter().zip(names).map(|(v, n)| view! {
+                                        <td class="num"><strong data-testid="prediction-value" data-output=n>{format!("{v:.4}")}</strong></td>
+                                    }).collect_view()}
+                                </tr>
+                            }
+                        }).collect_view()}
+                    </tbody>
+                </table>
+            }
+            .into_any()
+        }
+    };
     view! {
         <section>
-            <h2>"Predicted expression"</h2>
-            <p class="help">"Expected expression bin on the training scale (0–17: mean sorting bin of the DREAM sort-seq assay), averaged over the forward and reverse-complement strands; the bars are the model's 18-bin distribution (its own uncertainty)."</p>
-            <table class="results">
-                <thead><tr><th>"id"</th><th>"bp"</th><th>"input"</th><th>"expression"</th><th>"forward"</th><th>"reverse"</th><th>"bins 0–17"</th></tr></thead>
-                <tbody>
-                    {move || p.rows.get().into_iter().map(|r| view! {
-                        <tr>
-                            <td>{r.id}</td><td>{r.len}</td><td>{r.form}</td>
-                            <td class="num"><strong data-testid="prediction-value">{format!("{:.4}", r.expression)}</strong></td>
-                            <td class="num">{format!("{:.3}", r.forward)}</td><td class="num">{format!("{:.3}", r.reverse)}</td>
-                            <td inner_html=r.bins_svg></td>
-                        </tr>
-                    }).collect_view()}
-                </tbody>
-            </table>
+            <h2>{move || if yeast() { "Predicted expression".to_string() } else { format!("Predicted {}", state.assay.with(|a| a.outputs.join(" and "))) }}</h2>
+            <p class="help">{move || state.assay.with(|a| a.predictions_help())}</p>
+            {table}
             {move || p.csv.get().map(|u| view! { <a data-testid="predict-csv" href=u download="dream-predictions.csv">"Download CSV"</a> })}
         </section>
     }

@@ -4,8 +4,8 @@
 use leptos::prelude::*;
 
 use crate::components::{predictions, snv_scan};
-use crate::examples::NATIVE_EXAMPLES;
-use crate::input::{InputProblem, LENGTH_RULE};
+use crate::examples::examples_for;
+use crate::input::{length_rule, InputProblem, LENGTH_RULE};
 use crate::state::State;
 
 /// The box's problem with the bad characters of (up to five of) its lines marked.
@@ -51,6 +51,41 @@ fn problem_view(p: &InputProblem, text: &str) -> AnyView {
 pub fn Sequences(state: State) -> impl IntoView {
     let text = state.text;
     let whole = state.scan.whole;
+    let assay = state.assay;
+    let rule = move || {
+        assay.track();
+        crate::state::engine().map_or(LENGTH_RULE.to_string(), |e| length_rule(e.processor()))
+    };
+    let examples = move || {
+        let a = assay.get();
+        let list = examples_for(&a.dataset);
+        let what = match a.dataset.as_str() {
+            "dream-yeast" => "native yeast promoters, DREAM test set",
+            "deepstarr" => "Drosophila S2 enhancer candidates, DeepSTARR test chromosome",
+            "lentimpra" => "human lentiMPRA elements, test sample",
+            _ => "",
+        };
+        (!list.is_empty()).then(|| view! {
+            <div class="buttons">
+                <span>{format!("Examples ({what}): ")}</span>
+                {list.iter().map(|&(label, id, seq)| view! {
+                    <button class="example" on:click=move |_| text.set(format!(">{id}\n{seq}\n"))>{label}</button>
+                }).collect_view()}
+                <button class="example" on:click=move |_| text.set(list.iter().map(|(_, id, s)| format!(">{id}\n{s}\n")).collect())>{format!("all {}", list.len())}</button>
+            </div>
+        })
+    };
+    let output = state.output;
+    let picker = move || {
+        let a = assay.get();
+        (a.outputs.len() > 1).then(|| view! {
+            <label>" scan output "
+                <select data-testid="output-select" on:change=move |ev| output.set(event_target_value(&ev).parse().unwrap_or(0))>
+                    {a.outputs.iter().enumerate().map(|(k, n)| view! { <option value=k.to_string() selected=move || output.get() == k>{n.clone()}</option> }).collect_view()}
+                </select>
+            </label>
+        })
+    };
     view! {
         <section>
             <h2>"Sequences"</h2>
@@ -58,17 +93,14 @@ pub fn Sequences(state: State) -> impl IntoView {
                 placeholder="Paste one sequence per line, or FASTA (>id lines)"
                 prop:value=move || text.get()
                 on:input=move |ev| text.set(event_target_value(&ev))></textarea>
-            <p class="rule">{LENGTH_RULE}</p>
+            <p class="rule" data-testid="length-rule">{rule}</p>
+            {examples}
             <div class="buttons">
-                <span>"Examples (native yeast promoters, DREAM test set): "</span>
-                {NATIVE_EXAMPLES.iter().map(|&(label, id, seq)| view! {
-                    <button class="example" on:click=move |_| text.set(format!(">{id}\n{seq}\n"))>{label}</button>
-                }).collect_view()}
-                <button class="example" on:click=move |_| text.set(NATIVE_EXAMPLES.iter().map(|(_, id, s)| format!(">{id}\n{s}\n")).collect())>"all four"</button>
-            </div>
-            <div class="buttons">
-                <button data-testid="predict-button" class="primary" on:click=move |_| predictions::run(state) disabled=move || !state.ready.get() || state.busy.get()>"Predict expression"</button>
-                <label><input type="checkbox" data-testid="ism-whole" prop:checked=move || whole.get() on:change=move |ev| whole.set(event_target_checked(&ev))/>" scan the whole sequence (default: the 80 bp random region)"</label>
+                <button data-testid="predict-button" class="primary" on:click=move |_| predictions::run(state) disabled=move || !state.ready.get() || state.busy.get()>{move || if assay.with(|a| a.is_yeast()) { "Predict expression" } else { "Predict" }}</button>
+                {move || assay.with(|a| a.is_yeast()).then(|| view! {
+                    <label><input type="checkbox" data-testid="ism-whole" prop:checked=move || whole.get() on:change=move |ev| whole.set(event_target_checked(&ev))/>" scan the whole sequence (default: the 80 bp random region)"</label>
+                })}
+                {picker}
                 <button data-testid="ism-button" on:click=move |_| snv_scan::run(state) disabled=move || !state.ready.get() || state.busy.get()>"SNV effect scan"</button>
             </div>
             {move || state.problem.get().map(|p| problem_view(&p, &state.problem_text.get_untracked()))}

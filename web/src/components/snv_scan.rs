@@ -19,6 +19,7 @@ use crate::urlstate::Task;
 #[derive(Debug, Clone, PartialEq)]
 pub struct IsmView {
     id: String,
+    what: String,
     range: (usize, usize),
     reference: f32,
     n: usize,
@@ -101,6 +102,7 @@ pub fn run(state: State) {
                 let logo = logo_svg(&track, "ISM");
                 sc.view.set(Some(IsmView {
                     id: entry.id.clone(),
+                    what: state.assay.get_untracked().change_words(state.output.get_untracked()),
                     range,
                     reference,
                     n: effects.len(),
@@ -135,7 +137,7 @@ pub fn SnvScan(state: State) -> impl IntoView {
             <h2>"SNV effect scan (in-silico mutagenesis)"</h2>
             <p data-testid="ism-status" class="status">{move || sc.status.get()}</p>
             {move || sc.view.get().map(|v| view! {
-                <p>{format!("{}: reference prediction {:.3}; {} SNVs at positions {}–{}. Colour: predicted change (red = higher, blue = lower expression); dotted grey = reference base.", v.id, v.reference, v.n, v.range.0, v.range.1)}</p>
+                <p data-testid="ism-summary">{format!("{}: reference prediction of {} {:.3}; {} SNVs at positions {}–{}. Colour: predicted change of {} (red = higher, blue = lower); dotted grey = reference base.", v.id, v.what, v.reference, v.n, v.range.0, v.range.1, v.what)}</p>
                 <div class="heatmap-wrap" data-testid="ism-heatmap" on:mouseover=on_hover inner_html=v.svg.clone()></div>
                 <p class="hover" data-testid="ism-hover">{move || sc.hover.get()}</p>
                 <div class="tops">
@@ -144,7 +146,7 @@ pub fn SnvScan(state: State) -> impl IntoView {
                 </div>
                 {v.csv_url.clone().map(|u| view! { <a data-testid="ism-csv" href=u download="dream-snv-scan.csv">"Download CSV"</a> })}
                 <h3>"Attribution logo"</h3>
-                <p class="help">"Per position, the reference base drawn as tall as its ISM attribution: minus the mean effect of its three substitutions (up: the base supports expression, its substitutions lower it; down, flipped: it represses). Hover a letter for its value."</p>
+                <p class="help">"Per position, the reference base drawn as tall as its ISM attribution: minus the mean effect of its three substitutions (up: the base supports the predicted activity, its substitutions lower it; down, flipped: it represses). Hover a letter for its value."</p>
                 <div class="heatmap-wrap" data-testid="ism-logo" on:mouseover=on_hover inner_html=v.logo.clone()></div>
                 <p>
                     {v.logo_url.clone().map(|u| view! { <a data-testid="ism-logo-svg" href=u download="dream-ism-logo.svg">"Download logo (SVG)"</a> })}" "

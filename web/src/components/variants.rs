@@ -88,7 +88,7 @@ pub fn run(state: State) {
         let progress = move |done: usize, total: usize| v.status.set(format!("scoring {rows} variants: {done} / {total} distinct sequences…"));
         match predict_chunked(state, &job.plan.windows, progress).await {
             Ok(preds) => {
-                let expressions: Vec<f32> = preds.iter().map(|p| p.expression).collect();
+                let expressions: Vec<f32> = preds.iter().map(|p| crate::state::selected(state, p)).collect();
                 let scores = job.plan.scores(&expressions);
                 v.csv.set(csv_url(&variant_table(&scores, ',')));
                 v.scores.set(scores);
@@ -161,7 +161,9 @@ pub fn Variants(state: State) -> impl IntoView {
                 prop:value=move || v.text.get()
                 on:input=move |ev| v.text.set(event_target_value(&ev))></textarea>
             <div class="buttons">
-                <button class="example-table" data-testid="variants-example" on:click=move |_| v.text.set(example_variant_table())>"Example: 6 variants of the example promoters"</button>
+                {move || state.assay.with(|a| a.is_yeast()).then(|| view! {
+                    <button class="example-table" data-testid="variants-example" on:click=move |_| v.text.set(example_variant_table())>"Example: 6 variants of the example promoters"</button>
+                })}
                 <button data-testid="variants-button" class="primary" on:click=move |_| run(state) disabled=move || !state.ready.get() || state.busy.get()>"Score variants"</button>
             </div>
             <p data-testid="variants-status" class="status" data-run=move || v.runs.get().to_string()>{move || v.status.get()}</p>

@@ -1,0 +1,131 @@
+//! What the loaded bundle measures, for the page's wording: its dataset (`Manifest::dataset`),
+//! output names and units, the input length rule. A DREAM yeast bundle reads as before (one
+//! "expression" on the 0–17 bin scale); a DeepSTARR bundle has outputs Dev and Hk (log2
+//! enrichment) and takes 249 bp; a lentiMPRA bundle one activity and 230 bp. Pure, tested
+//! natively.
+
+use prixfixe::bundle::Manifest;
+
+/// The page-facing description of a bundle's assay.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Assay {
+    /// Dataset name (`dream-yeast`, `deepstarr`, `lentimpra`, or the user's).
+    pub dataset: String,
+    /// One line about the assay.
+    pub description: String,
+    /// Output names, one per target (`["expression"]` for yeast).
+    pub outputs: Vec<String>,
+    /// Units or scales in words, one per output ("" when not given).
+    pub units: Vec<String>,
+    /// `Some(L)` when every input must be exactly L bp; `None` for the DREAM plasmid window.
+    pub exact_length: Option<usize>,
+    /// The model predicts an 18-bin distribution (DREAM soft classification).
+    pub soft_bins: bool,
+}
+
+impl Default for Assay {
+    /// The DREAM yeast assay (bundles without a dataset).
+    fn default() -> Self {
+        let d = prixfixe::dataset::Dataset::dream_yeast();
+        let units = d.targets.iter().map(|t| t.unit.clone().unwrap_or_default()).collect();
+        Self { dataset: d.name.clone(), description: d.description.clone(), outputs: d.output_names(), units, exact_length: None, soft_bins: true }
+    }
+}
+
+impl Assay {
+    /// The assay of a bundle's manifest.
+    pub fn of(m: &Manifest) -> Self {
+        let d = m.dataset();
+        let outputs = d.output_names();
+        let units = d.targets.iter().map(|t| t.unit.clone().unwrap_or_default()).collect();
+        Self {
+            dataset: d.name.clone(),
+            description: d.description.clone(),
+            outputs,
+            units,
+            exact_length: m.input.exact_length.then_some(m.input.length),
+            soft_bins: m.output.bins > 0,
+        }
+    }
+
+    /// `true` for the DREAM yeast promoter models (plasmid window, 18 bins).
+    pub fn is_yeast(&self) -> bool {
+        self.exact_length.is_none() && self.soft_bins
+    }
+
+    /// Output `k` with its unit, e.g. `Dev (log2 enrichment)`.
+    pub fn labelled(&self, k: usize) -> String {
+        let name = self.outputs.get(k).map_or("output", String::as_str);
+        match self.units.get(k).map(String::as_str) {
+            Some(u) if !u.is_empty() => format!("{name} ({u})"),
+            _ => name.to_string(),
+        }
+    }
+
+    /// The predictions panel's explanation.
+    pub fn predictions_help(&self) -> String {
+        if self.is_yeast() {
+            return "Expected expression bin on the training scale (0–17: mean sorting bin of the DREAM sort-seq assay), averaged over the forward and reverse-complement strands; the bars are the model's 18-bin distribution (its own uncertainty).".into();
+        }
+        let outs: Vec<String> = (0..self.outputs.len()).map(|k| self.labelled(k)).collect();
+        format!(
+            "{}Predicted {}, on the scale of the training targets, each the mean of the sequence as given and its reverse complement (as `dream predict` does by default).",
+            if self.description.is_empty() { String::new() } else { format!("{}. ", self.description.trim_end_matches('.')) },
+            outs.join(" and ")
+        )
+    }
+
+    /// What a change of output `k` means, for the scan's colour legend.
+    pub fn change_words(&self, k: usize) -> String {
+        if self.is_yeast() {
+            "expression".into()
+        } else {
+            self.outputs.get(k).cloned().unwrap_or_else(|| "output".into())
+        }
+    }
+
+    /// The model card's caveat about the training data.
+    pub fn caveat(&self) -> String {
+        match self.dataset.as_str() {
+            "dream-yeast" => "The shipped models were trained on a small real sample of the 6.7 M-sequence challenge training set, so their accuracy is modest (numbers above); the published models were trained on all of it.".into(),
+            "deepstarr" => "This model was trained on a 1,000-row real sample of the DeepSTARR training set (~400,000 rows in the paper's benchmark), so its accuracy is far below the paper's (numbers above).".into(),
+            "lentimpra" => "This model was trained on a 1,000-row real sample of the human lentiMPRA data (~226,000 rows in the paper's benchmark), so its accuracy is far below the paper's (numbers above).".into(),
+            _ => "Check the model card for how much data this model saw.".into(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use prixfixe::dataset::Dataset;
+
+    fn manifest_of(d: &Dataset) -> Manifest {
+        let config = d.model_config(prixfixe::model::ModelPreset::DreamCnn);
+        let model = config.init::<prixfixe::CpuBackend>(&Default::default()).unwrap();
+        prixfixe::bundle::Bundle::from_model(&model, config, d, "t", "t", prixfixe::weights::Precision::F32, Default::default())
+            .unwrap()
+            .manifest
+    }
+
+    #[test]
+    fn assays_of_the_presets() {
+        let y = Assay::of(&manifest_of(&Dataset::dream_yeast()));
+        assert_eq!(y, Assay::default());
+        assert!(y.is_yeast());
+        assert_eq!((y.outputs.clone(), y.exact_length), (vec!["expression".to_string()], None));
+        assert!(y.predictions_help().starts_with("Expected expression bin"));
+
+        let d = Assay::of(&manifest_of(&Dataset::deepstarr()));
+        assert!(!d.is_yeast());
+        assert_eq!(d.outputs, ["Dev", "Hk"]);
+        assert_eq!(d.exact_length, Some(249));
+        assert_eq!(d.change_words(1), "Hk");
+        let help = d.predictions_help();
+        assert!(help.contains("Dev") && help.contains("Hk") && !help.contains("bin"), "{help}");
+        assert!(d.caveat().contains("1,000-row"));
+
+        let h = Assay::of(&manifest_of(&Dataset::lentimpra()));
+        assert_eq!((h.outputs.clone(), h.exact_length), (vec!["activity".to_string()], Some(230)));
+    }
+}
