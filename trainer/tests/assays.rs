@@ -219,3 +219,39 @@ fn bad_assay_input_names_the_place() {
     let (ok, _, err) = train(p(&f), &f, &[]);
     assert!(!ok && err.contains("mine.json: unknown field `lenght`"), "{err}");
 }
+
+/// The README's "Your own data" walkthrough (shortened training): a user's CSV described by a
+/// dataset JSON file trains, evaluates per task on held-out rows, bundles with its scores, and
+/// the bundle predicts the named output and states the length rule.
+#[test]
+fn own_table_walkthrough() {
+    let dir = tempfile::tempdir().unwrap();
+    let run_dir = dir.path().join("mine");
+    let dataset = data("own-example/elements.json");
+    let (ok, _, err) = dream(&[
+        "train", "--model", "dream-cnn", "--dataset", &dataset, "--train", &data("own-example/elements.csv"),
+        "--out", p(&run_dir), "--epochs", "1", "--steps-per-epoch", "2",
+    ]);
+    assert!(ok, "{err}");
+    assert!(err.contains("514 training rows") && err.contains("488 validation rows"), "{err}");
+    let json = run_dir.join("test.json");
+    let (ok, stdout, err) = dream(&["evaluate", "--model", p(&run_dir), "--data", &data("own-example/elements-test.csv"), "--json", p(&json)]);
+    assert!(ok, "{err}");
+    assert!(stdout.contains("| activity | 458 |"), "{stdout}");
+    let b = model_export::bundle_from_run(&run_dir, "mine", prixfixe::weights::Precision::F32, Some(&json), None).unwrap();
+    assert_eq!(b.manifest.input.length, 230);
+    assert!(b.manifest.input.exact_length);
+    assert_eq!(b.output_names(), ["activity"]);
+    let bundle = dir.path().join("bundle");
+    model_export::write_bundle(&b, &bundle).unwrap();
+    assert!(std::fs::read_to_string(bundle.join("README.md")).unwrap().contains("| activity | 458 |"));
+    let out = dir.path().join("pred.tsv");
+    let (ok, _, err) = dream(&["predict", "--model", p(&bundle), "--input", &data("own-example/elements-test.csv"), "--output", p(&out)]);
+    assert!(ok, "{err}");
+    let t = table(&out);
+    assert_eq!((t[0].clone(), t.len()), (vec!["id".to_string(), "activity".to_string()], 459));
+    // The same run predicts the same numbers as its bundle.
+    let out2 = dir.path().join("pred-run.tsv");
+    assert!(dream(&["predict", "--model", p(&run_dir), "--input", &data("own-example/elements-test.csv"), "--output", p(&out2)]).0);
+    assert_eq!(t, table(&out2));
+}
