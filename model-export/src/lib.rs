@@ -37,7 +37,9 @@ fn load_model(config: &PrixFixeConfig, weights: &Path) -> Result<PrixFixeNet<Cpu
 }
 
 /// One row of `metrics.csv`: (epoch, val Pearson r, val Spearman ρ).
-fn read_metrics(path: &Path) -> Result<Vec<(usize, f64, f64)>> {
+/// `(epoch, val r, val ρ, val MSE)` per epoch (MSE NaN when the run has no such column: DREAM
+/// soft-bin runs).
+fn read_metrics(path: &Path) -> Result<Vec<(usize, f64, f64, f64)>> {
     let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
     let mut lines = text.lines();
     let header: Vec<&str> = lines.next().unwrap_or_default().split(',').collect();
@@ -45,13 +47,15 @@ fn read_metrics(path: &Path) -> Result<Vec<(usize, f64, f64)>> {
         header.iter().position(|h| *h == name).with_context(|| format!("{}: no column {name}", path.display()))
     };
     let (ce, cr, cs) = (col("epoch")?, col("val_pearson_r")?, col("val_spearman_rho")?);
+    let cm = header.iter().position(|h| *h == "val_mse");
     let mut rows = Vec::new();
     for (i, line) in lines.enumerate() {
         let f: Vec<&str> = line.split(',').collect();
         let get = |c: usize| f.get(c).copied().unwrap_or_default();
         let parse = |c: usize| get(c).parse::<f64>().ok();
         let epoch = get(ce).parse::<usize>().with_context(|| format!("{}:{}: bad epoch", path.display(), i + 2))?;
-        rows.push((epoch, parse(cr).unwrap_or(f64::NAN), parse(cs).unwrap_or(f64::NAN)));
+        let mse = cm.and_then(parse).unwrap_or(f64::NAN);
+        rows.push((epoch, parse(cr).unwrap_or(f64::NAN), parse(cs).unwrap_or(f64::NAN), mse));
     }
     Ok(rows)
 }
@@ -76,14 +80,18 @@ pub fn bundle_from_run(from: &Path, name: &str, precision: Precision, scores: Op
     let model = load_model(&run.model, &weights)?;
     let args = &run.training["args"];
     let metrics = read_metrics(&dir.join(METRICS_CSV)).unwrap_or_default();
-    // model_best is the first epoch with the highest validation r (strictly better replaces it).
-    let best = metrics.iter().fold(None::<&(usize, f64, f64)>, |b, m| match b {
-        Some(b) if !(m.1 > b.1) => Some(b),
-        _ if m.1.is_finite() => Some(m),
+    let dataset = run.dataset();
+    // model_best is the first epoch with the best validation score under the dataset's selection
+    // rule (highest r, or lowest MSE); strictly better replaces it.
+    let score = |m: &(usize, f64, f64, f64)| if dataset.selection == prixfixe::dataset::Selection::Mse { -m.3 } else { m.1 };
+    let best = metrics.iter().fold(None::<&(usize, f64, f64, f64)>, |b, m| match b {
+        Some(b) if !(score(m) > score(b)) => Some(b),
+        _ if score(m).is_finite() => Some(m),
         _ => b,
     });
     let preset = run.preset;
-    let planned = args["epochs"].as_u64().map(|v| v as usize);
+    // Epochs, batch size and lr left to the dataset's defaults are not in the arguments.
+    let planned = args["epochs"].as_u64().map(|v| v as usize).or(dataset.defaults.epochs);
     let notes = match planned {
         Some(p) if p > metrics.len() => Some(format!(
             "{}Training stopped after epoch {} of the {p} its OneCycle schedule spans (exported from the best epoch so far).",
@@ -98,8 +106,8 @@ pub fn bundle_from_run(from: &Path, name: &str, precision: Precision, scores: Op
         train_rows: run.training["train_rows"].as_u64().map(|v| v as usize),
         val_rows: run.training["val_rows"].as_u64().map(|v| v as usize),
         epochs: Some(metrics.len()),
-        batch_size: args["batch_size"].as_u64().map(|v| v as usize),
-        max_lr: args["lr"].as_f64().or(preset.map(|p| p.max_lr())),
+        batch_size: args["batch_size"].as_u64().map(|v| v as usize).or(dataset.defaults.batch_size),
+        max_lr: args["lr"].as_f64().or(preset.map(|p| dataset.default_lr(p))),
         seed: args["seed"].as_u64(),
         best_epoch: best.map(|b| b.0),
         val_pearson_r: best.map(|b| b.1),
@@ -110,7 +118,6 @@ pub fn bundle_from_run(from: &Path, name: &str, precision: Precision, scores: Op
         date: Some(now_utc()),
         notes,
     };
-    let dataset = run.dataset();
     let title = preset.map_or_else(|| name.to_string(), |p| title_of(p, &dataset));
     Ok(Bundle::from_model(&model, run.model, &dataset, name, &title, precision, provenance)?)
 }

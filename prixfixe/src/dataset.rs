@@ -506,6 +506,77 @@ impl Dataset {
     /// found are listed), a missing or non-numeric target (unless `skip_missing_targets`: such
     /// rows are skipped and counted), a sequence of the wrong length or with a bad character,
     /// an empty table.
+    /// `true` when `bytes` (gzip or plain) start like a table of this dataset: a header line
+    /// that, split by the dataset's delimiter, names its sequence column. `dream predict` then
+    /// reads the file with [`Dataset::read_sequences`] rather than as FASTA / plain lines.
+    pub fn is_own_table(&self, bytes: &[u8]) -> bool {
+        let (Column::Name(seq), true) = (&self.sequence, self.format.header) else { return false };
+        let mut text = String::new();
+        let Ok(r) = crate::seqio::open_maybe_gz_read(bytes) else { return false };
+        use std::io::BufRead;
+        if std::io::BufReader::new(r).read_line(&mut text).is_err() {
+            return false;
+        }
+        let d = if self.format.delimiter == Delimiter::Comma { ',' } else { '\t' };
+        text.trim_end().split(d).any(|f| f.trim().trim_matches('"') == seq)
+    }
+
+    /// The sequences of a table in this dataset's format, without its targets (which may be
+    /// absent): `(id, sequence, line)` per row; the id from the id column, else `row{N}`.
+    ///
+    /// # Errors
+    /// [`InputError`] with file:line (and the columns found, for a missing column); the
+    /// sequences themselves are checked by the caller's DataProcessor.
+    pub fn read_sequences<R: Read>(&self, name: &str, reader: R) -> Result<Vec<(String, String, usize)>, InputError> {
+        let reader = crate::seqio::open_maybe_gz_read(reader).map_err(|e| InputError::new(name, None, None, format!("cannot read: {e}")))?;
+        let delimiter = if self.format.delimiter == Delimiter::Comma { b',' } else { b'\t' };
+        let mut rdr = csv::ReaderBuilder::new()
+            .delimiter(delimiter)
+            .has_headers(false)
+            .flexible(true)
+            .quoting(self.format.delimiter == Delimiter::Comma)
+            .from_reader(reader);
+        let csv_err = |e: csv::Error| InputError::new(name, e.position().map(|p| p.line() as usize), None, format!("cannot read the table: {e}"));
+        let mut records = rdr.byte_records();
+        if !self.format.header {
+            return Err(InputError::new(name, None, None, "the dataset's tables have no header: read the file as plain sequences"));
+        }
+        let header: Option<Vec<String>> = match records.next() {
+            Some(r) => Some(r.map_err(csv_err)?.iter().map(|f| String::from_utf8_lossy(f).trim().to_string()).collect()),
+            None => return Err(InputError::new(name, None, None, "empty file: expected a header line and data rows")),
+        };
+        let resolve = |c: &Column, field: &str| -> Result<usize, InputError> {
+            match (c, &header) {
+                (Column::Index(i), _) => Ok(i - 1),
+                (Column::Name(n), Some(h)) => h.iter().position(|x| x == n).ok_or_else(|| {
+                    InputError::new(name, Some(1), None, format!("{field}: no column {n:?}; the columns are {}", h.iter().map(|x| format!("{x:?}")).collect::<Vec<_>>().join(", ")))
+                }),
+                (Column::Name(n), None) => Err(InputError::new(name, None, None, format!("{field}: column {n:?} needs a header line"))),
+            }
+        };
+        let seq_col = resolve(&self.sequence, "sequence")?;
+        let id_col = self.id.as_ref().map(|c| resolve(c, "id")).transpose()?;
+        let mut out = Vec::new();
+        for (row_no, rec) in records.enumerate() {
+            let rec = rec.map_err(csv_err)?;
+            let line = rec.position().map_or(row_no + 2, |p| p.line() as usize);
+            if rec.len() == 1 && rec.get(0).is_some_and(|f| f.iter().all(u8::is_ascii_whitespace)) {
+                continue;
+            }
+            let text = |i: usize| -> Result<String, InputError> {
+                let bytes = rec.get(i).ok_or_else(|| InputError::new(name, Some(line), None, format!("expected at least {} fields separated by {}, found {}", i + 1, delimiter_name(delimiter), rec.len())))?;
+                std::str::from_utf8(bytes).map(|s| s.trim().to_string()).map_err(|_| InputError::new(name, Some(line), Some(column_of(&rec, i, delimiter)), "not UTF-8 text"))
+            };
+            let sequence = text(seq_col)?;
+            let id = match id_col {
+                Some(c) => text(c)?,
+                None => format!("row{}", out.len() + 1),
+            };
+            out.push((id, sequence, line));
+        }
+        Ok(out)
+    }
+
     pub fn read_table<R: Read>(&self, name: &str, reader: R, skip_missing_targets: bool) -> Result<LabelledTable, InputError> {
         let reader = crate::seqio::open_maybe_gz_read(reader).map_err(|e| InputError::new(name, None, None, format!("cannot read: {e}")))?;
         let delimiter = match self.format.delimiter {

@@ -63,7 +63,22 @@ pub fn predict(model: &Path, arch: Option<ModelPreset>, input: &Path, output: &P
     let (predictor, dataset) = load_predictor_with_dataset(model, arch)?;
     let predictor = predictor.with_batch_size(batch_size);
     let name = input.display().to_string();
-    let file = prixfixe::seqio::read_sequence_file(&name, &read(input)?)?;
+    let bytes = read(input)?;
+    let legacy = dataset.name == "dream-yeast" && dataset.loss == prixfixe::dataset::Loss::SoftBins;
+    // A table in the model's own dataset format (e.g. a DeepSTARR or lentiMPRA file, or the
+    // user's CSV): its sequence and id columns; otherwise FASTA / TSV / one sequence per line.
+    let file = if !legacy && dataset.is_own_table(&bytes) {
+        let rows = dataset.read_sequences(&name, bytes.as_slice())?;
+        prixfixe::seqio::SequenceFile {
+            format: prixfixe::seqio::SequenceFormat::Tsv,
+            header: None,
+            sequence_column: 0,
+            id_column: None,
+            records: rows.into_iter().map(|(id, sequence, line)| prixfixe::seqio::SequenceRecord { id, sequence, line, extra: Vec::new() }).collect(),
+        }
+    } else {
+        prixfixe::seqio::read_sequence_file(&name, &bytes)?
+    };
     let seqs: Vec<&str> = file.records.iter().map(|r| r.sequence.as_str()).collect();
     let processor = predictor.processor();
     if !processor.is_exact() {
@@ -90,7 +105,6 @@ pub fn predict(model: &Path, arch: Option<ModelPreset>, input: &Path, output: &P
         let line = file.records[i].line;
         format!("{name}:{line}")
     })?;
-    let legacy = dataset.name == "dream-yeast" && dataset.loss == prixfixe::dataset::Loss::SoftBins;
     let mut out = String::new();
     if legacy {
         // DREAM: the user's columns are kept (TSV) and `prediction` comes last; always an id.
