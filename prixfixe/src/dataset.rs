@@ -506,6 +506,20 @@ impl Dataset {
     /// found are listed), a missing or non-numeric target (unless `skip_missing_targets`: such
     /// rows are skipped and counted), a sequence of the wrong length or with a bad character,
     /// an empty table.
+    /// A CSV reader of this dataset's delimiter (quotes honoured in comma-separated tables only),
+    /// gzip detected; and the delimiter byte.
+    fn csv_reader<'a, R: Read + 'a>(&self, name: &str, reader: R) -> Result<(csv::Reader<Box<dyn std::io::BufRead + 'a>>, u8), InputError> {
+        let reader = crate::seqio::open_maybe_gz_read(reader).map_err(|e| InputError::new(name, None, None, format!("cannot read: {e}")))?;
+        let delimiter = if self.format.delimiter == Delimiter::Comma { b',' } else { b'\t' };
+        let rdr = csv::ReaderBuilder::new()
+            .delimiter(delimiter)
+            .has_headers(false)
+            .flexible(true)
+            .quoting(self.format.delimiter == Delimiter::Comma)
+            .from_reader(reader);
+        Ok((rdr, delimiter))
+    }
+
     /// `true` when `bytes` (gzip or plain) start like a table of this dataset: a header line
     /// that, split by the dataset's delimiter, names its sequence column. `dream predict` then
     /// reads the file with [`Dataset::read_sequences`] rather than as FASTA / plain lines.
@@ -528,15 +542,8 @@ impl Dataset {
     /// [`InputError`] with file:line (and the columns found, for a missing column); the
     /// sequences themselves are checked by the caller's DataProcessor.
     pub fn read_sequences<R: Read>(&self, name: &str, reader: R) -> Result<Vec<(String, String, usize)>, InputError> {
-        let reader = crate::seqio::open_maybe_gz_read(reader).map_err(|e| InputError::new(name, None, None, format!("cannot read: {e}")))?;
-        let delimiter = if self.format.delimiter == Delimiter::Comma { b',' } else { b'\t' };
-        let mut rdr = csv::ReaderBuilder::new()
-            .delimiter(delimiter)
-            .has_headers(false)
-            .flexible(true)
-            .quoting(self.format.delimiter == Delimiter::Comma)
-            .from_reader(reader);
-        let csv_err = |e: csv::Error| InputError::new(name, e.position().map(|p| p.line() as usize), None, format!("cannot read the table: {e}"));
+        let (mut rdr, delimiter) = self.csv_reader(name, reader)?;
+        let csv_err = |e: csv::Error| csv_error(name, e);
         let mut records = rdr.byte_records();
         if !self.format.header {
             return Err(InputError::new(name, None, None, "the dataset's tables have no header: read the file as plain sequences"));
@@ -545,15 +552,7 @@ impl Dataset {
             Some(r) => Some(r.map_err(csv_err)?.iter().map(|f| String::from_utf8_lossy(f).trim().to_string()).collect()),
             None => return Err(InputError::new(name, None, None, "empty file: expected a header line and data rows")),
         };
-        let resolve = |c: &Column, field: &str| -> Result<usize, InputError> {
-            match (c, &header) {
-                (Column::Index(i), _) => Ok(i - 1),
-                (Column::Name(n), Some(h)) => h.iter().position(|x| x == n).ok_or_else(|| {
-                    InputError::new(name, Some(1), None, format!("{field}: no column {n:?}; the columns are {}", h.iter().map(|x| format!("{x:?}")).collect::<Vec<_>>().join(", ")))
-                }),
-                (Column::Name(n), None) => Err(InputError::new(name, None, None, format!("{field}: column {n:?} needs a header line"))),
-            }
-        };
+        let resolve = |c: &Column, field: &str| resolve_column(name, header.as_deref(), c, field);
         let seq_col = resolve(&self.sequence, "sequence")?;
         let id_col = self.id.as_ref().map(|c| resolve(c, "id")).transpose()?;
         let mut out = Vec::new();
@@ -578,23 +577,10 @@ impl Dataset {
     }
 
     pub fn read_table<R: Read>(&self, name: &str, reader: R, skip_missing_targets: bool) -> Result<LabelledTable, InputError> {
-        let reader = crate::seqio::open_maybe_gz_read(reader).map_err(|e| InputError::new(name, None, None, format!("cannot read: {e}")))?;
-        let delimiter = match self.format.delimiter {
-            Delimiter::Tab => b'\t',
-            Delimiter::Comma => b',',
-        };
-        let mut rdr = csv::ReaderBuilder::new()
-            .delimiter(delimiter)
-            .has_headers(false)
-            .flexible(true)
-            .quoting(self.format.delimiter == Delimiter::Comma)
-            .from_reader(reader);
+        let (mut rdr, delimiter) = self.csv_reader(name, reader)?;
         let processor = self.processor();
         let mut records = rdr.byte_records();
-        let csv_err = |e: csv::Error| {
-            let line = e.position().map(|p| p.line() as usize);
-            InputError::new(name, line, None, format!("cannot read the table: {e}"))
-        };
+        let csv_err = |e: csv::Error| csv_error(name, e);
         let mut header: Option<Vec<String>> = None;
         let mut first: Option<csv::ByteRecord> = None;
         if self.format.header {
@@ -608,15 +594,7 @@ impl Dataset {
         } else if let Some(r) = records.next() {
             first = Some(r.map_err(csv_err)?);
         }
-        let resolve = |c: &Column, field: &str| -> Result<usize, InputError> {
-            match (c, &header) {
-                (Column::Index(i), _) => Ok(i - 1),
-                (Column::Name(n), Some(h)) => h.iter().position(|x| x == n).ok_or_else(|| {
-                    InputError::new(name, Some(1), None, format!("{field}: no column {n:?}; the columns are {}", h.iter().map(|x| format!("{x:?}")).collect::<Vec<_>>().join(", ")))
-                }),
-                (Column::Name(n), None) => Err(InputError::new(name, None, None, format!("{field}: column {n:?} needs a header line"))),
-            }
-        };
+        let resolve = |c: &Column, field: &str| resolve_column(name, header.as_deref(), c, field);
         let seq_col = resolve(&self.sequence, "sequence")?;
         let target_cols: Vec<usize> =
             self.targets.iter().enumerate().map(|(k, t)| resolve(&t.column, &format!("target {}", self.target_name(k)))).collect::<Result<_, _>>()?;
@@ -707,6 +685,23 @@ impl Dataset {
             return Err(InputError::new(name, None, None, "no data rows found"));
         }
         Ok(table)
+    }
+}
+
+/// A table reading error at its line.
+fn csv_error(name: &str, e: csv::Error) -> InputError {
+    InputError::new(name, e.position().map(|p| p.line() as usize), None, format!("cannot read the table: {e}"))
+}
+
+/// The 0-based index of column `c` (`field` names it in errors): a 1-based position, or a
+/// header name, listing the columns found when it is not there.
+fn resolve_column(name: &str, header: Option<&[String]>, c: &Column, field: &str) -> Result<usize, InputError> {
+    match (c, header) {
+        (Column::Index(i), _) => Ok(i - 1),
+        (Column::Name(n), Some(h)) => h.iter().position(|x| x == n).ok_or_else(|| {
+            InputError::new(name, Some(1), None, format!("{field}: no column {n:?}; the columns are {}", h.iter().map(|x| format!("{x:?}")).collect::<Vec<_>>().join(", ")))
+        }),
+        (Column::Name(n), None) => Err(InputError::new(name, None, None, format!("{field}: column {n:?} needs a header line"))),
     }
 }
 
@@ -1050,6 +1045,19 @@ impl TrainingSet {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn prediction_input_in_the_dataset_format_needs_no_targets() {
+        let d = Dataset::from_json(r#"{"name":"x","format":{"delimiter":"comma"},"sequence":"sequence","targets":[{"column":"y"}],"id":"name","length":{"exact":4}}"#).unwrap();
+        let csv = b"name,sequence\na,ACGT\n\"b,c\",TTGG\n";
+        assert!(d.is_own_table(csv));
+        assert!(!d.is_own_table(b">a\nACGT\n"));
+        let rows = d.read_sequences("in.csv", &csv[..]).unwrap();
+        assert_eq!(rows, vec![("a".into(), "ACGT".into(), 2), ("b,c".into(), "TTGG".into(), 3)]);
+        let e = d.read_sequences("in.csv", &b"name,seq\na,ACGT\n"[..]).unwrap_err().to_string();
+        assert!(e.starts_with("in.csv:1: sequence: no column \"sequence\"; the columns are \"name\", \"seq\""), "{e}");
+    }
+
     use super::*;
 
     #[test]
