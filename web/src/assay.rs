@@ -5,6 +5,7 @@
 //! natively.
 
 use prixfixe::bundle::Manifest;
+use prixfixe::dataset::{Dataset, LengthRule, Loss};
 
 /// The page-facing description of a bundle's assay.
 #[derive(Debug, Clone, PartialEq)]
@@ -26,25 +27,28 @@ pub struct Assay {
 impl Default for Assay {
     /// The DREAM yeast assay (bundles without a dataset).
     fn default() -> Self {
-        let d = prixfixe::dataset::Dataset::dream_yeast();
-        let units = d.targets.iter().map(|t| t.unit.clone().unwrap_or_default()).collect();
-        Self { dataset: d.name.clone(), description: d.description.clone(), outputs: d.output_names(), units, exact_length: None, soft_bins: true }
+        Self::from_dataset(&prixfixe::dataset::Dataset::dream_yeast())
     }
 }
 
 impl Assay {
-    /// The assay of a bundle's manifest.
+    /// The assay of a bundle's manifest (its dataset; DREAM yeast for older bundles).
     pub fn of(m: &Manifest) -> Self {
-        let d = m.dataset();
-        let outputs = d.output_names();
-        let units = d.targets.iter().map(|t| t.unit.clone().unwrap_or_default()).collect();
+        Self::from_dataset(&m.dataset())
+    }
+
+    /// The assay of a dataset description.
+    pub fn from_dataset(d: &Dataset) -> Self {
         Self {
             dataset: d.name.clone(),
             description: d.description.clone(),
-            outputs,
-            units,
-            exact_length: m.input.exact_length.then_some(m.input.length),
-            soft_bins: m.output.bins > 0,
+            outputs: d.output_names(),
+            units: d.targets.iter().map(|t| t.unit.clone().unwrap_or_default()).collect(),
+            exact_length: match d.length {
+                LengthRule::Exact(l) => Some(l),
+                LengthRule::DreamPlasmid => None,
+            },
+            soft_bins: d.loss == Loss::SoftBins,
         }
     }
 
@@ -98,7 +102,6 @@ impl Assay {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use prixfixe::dataset::Dataset;
 
     fn manifest_of(d: &Dataset) -> Manifest {
         let config = d.model_config(prixfixe::model::ModelPreset::DreamCnn);
