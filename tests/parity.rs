@@ -209,5 +209,5 @@ fn blocks_combine_when_shapes_fit_and_refuse_otherwise() {
 
     let mut bad = ModelPreset::DreamAttn.config();
     bad.seq_len = 230;
-    assert_eq!(bad.validate(), Err(ConfigError::LengthMismatch { core: 150, window: 230 }));
+    assert_eq!(bad.validate(), Err(ConfigError::LengthMismatch { block: "Core", length: 150, window: 230 }));
 }

@@ -63,6 +63,15 @@ pub enum SequenceError {
         /// The model window, in bp.
         expected: usize,
     },
+    /// Longer than the model reads (UnlockDNA: at most 100 bp are left after cutting 20 bp at
+    /// each end; PRIXFIXE-MODULES.md §4.3).
+    #[error("sequence too long: {len} bp; this model reads at most {max} bp (20 bp are cut at each end and at most 100 bp may remain)")]
+    TooLong {
+        /// Length given, in bp.
+        len: usize,
+        /// Longest accepted, in bp.
+        max: usize,
+    },
     /// Too short to carry any bases after the 5' adapter is removed.
     #[error("sequence too short: {len} bp; at least {min} bp are needed (the first {adapter} bp are the constant 5' adapter and are replaced by plasmid sequence)")]
     TooShort {
@@ -179,6 +188,8 @@ pub fn bin_expectation(probs: &[f32]) -> f32 {
 /// [`DataProcessor::new`].
 #[derive(Debug, Clone, PartialEq)]
 pub struct DataProcessor {
+    /// Whose DataProcessor: autosome (DREAM window, benchmarks), BHI or UnlockDNA.
+    scheme: Scheme,
     upstream: Vec<u8>,
     adapter_len: usize,
     seq_len: usize,
@@ -190,6 +201,21 @@ pub struct DataProcessor {
     /// The constant 5' adapter and 3' end around the variable region, when known (DREAM: 17 bp
     /// + 80 bp + 13 bp): lets a bare variable region be given (see [`InputForm`]).
     flanks: Option<(Vec<u8>, Vec<u8>, usize)>,
+}
+
+/// The three teams' DataProcessors (PRIXFIXE-MODULES.md §4.5).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Scheme {
+    /// autosome.org: plasmid-extended window (or an exact benchmark length), one-hot A,G,C,T +
+    /// is_reverse (+ is_singleton).
+    Autosome,
+    /// BHI: the first 110 bp, shorter sequences padded with plasmid vector; one-hot A,G,C,T.
+    Bhi,
+    /// UnlockDNA: 20 bp cut at each end, N-padded to 100, + its reverse complement = 200
+    /// tokens, one-hot A,C,G,T,N,M.
+    #[serde(rename = "unlockdna")]
+    UnlockDna,
 }
 
 /// How an input sequence is placed in the model window, decided by its length alone
@@ -220,6 +246,7 @@ impl DataProcessor {
         let upstream = parse_bases(PLASMID_UPSTREAM_150).expect("constant is valid DNA");
         let flanks = (parse_bases(ADAPTER_5P).expect("constant"), parse_bases(FLANK_3P).expect("constant"), RANDOM_REGION_LEN);
         Self {
+            scheme: Scheme::Autosome,
             upstream,
             adapter_len: ADAPTER_5P.len(),
             seq_len: SEQ_LEN,
@@ -229,11 +256,41 @@ impl DataProcessor {
         }
     }
 
+    /// The BHI DataProcessor (PRIXFIXE-MODULES.md §4.1): the first 110 bp of the sequence as
+    /// given (adapters kept); a shorter one padded with plasmid vector sequence
+    /// ([`crate::dataprocessors::bhi_window`]; at prediction time on both sides, see
+    /// [`crate::dataprocessors::BhiPad`]); one-hot A,G,C,T, N = all zero; 4 channels, no
+    /// is_reverse or is_singleton.
+    pub fn bhi() -> Self {
+        Self { scheme: Scheme::Bhi, seq_len: crate::dataprocessors::BHI_LEN, adapter_len: 0, ..Self::dream() }
+    }
+
+    /// The UnlockDNA DataProcessor (PRIXFIXE-MODULES.md §4.3): 20 bp dropped at each end, the
+    /// rest (≤ 100 bp) N-padded on both sides to 100 and followed by its reverse complement;
+    /// 200 positions one-hot in the order A, C, G, T, N, M (M = masked, training only).
+    pub fn unlockdna() -> Self {
+        Self { scheme: Scheme::UnlockDna, seq_len: 2 * crate::dataprocessors::UNLOCKDNA_HALF, adapter_len: 0, ..Self::dream() }
+    }
+
+    /// The DataProcessor of `scheme` on DREAM yeast data.
+    pub fn for_scheme(scheme: Scheme) -> Self {
+        match scheme {
+            Scheme::Autosome => Self::dream(),
+            Scheme::Bhi => Self::bhi(),
+            Scheme::UnlockDna => Self::unlockdna(),
+        }
+    }
+
+    /// Whose DataProcessor this is.
+    pub fn scheme(&self) -> Scheme {
+        self.scheme
+    }
+
     /// The benchmark DataProcessor (PRIXFIXE-MODULES.md §7.1): every sequence exactly `seq_len`
     /// bp (Drosophila 249, human 230), no padding; channels one-hot A,G,C,T + is_reverse, plus
     /// is_singleton only when `singleton_channel`.
     pub fn exact(seq_len: usize, singleton_channel: bool) -> Self {
-        Self { upstream: Vec::new(), adapter_len: 0, seq_len, exact: true, singleton_channel, flanks: None }
+        Self { scheme: Scheme::Autosome, upstream: Vec::new(), adapter_len: 0, seq_len, exact: true, singleton_channel, flanks: None }
     }
 
     /// `true` for a fixed-length processor ([`DataProcessor::exact`]).
@@ -241,9 +298,14 @@ impl DataProcessor {
         self.exact
     }
 
-    /// Input channels: 6 (A, G, C, T, is_reverse, is_singleton) or 5 without is_singleton.
+    /// Input channels: 6 (A, G, C, T, is_reverse, is_singleton) or 5 without is_singleton; BHI
+    /// 4 (A, G, C, T); UnlockDNA 6 (A, C, G, T, N, M).
     pub fn in_channels(&self) -> usize {
-        5 + usize::from(self.singleton_channel)
+        match self.scheme {
+            Scheme::Autosome => 5 + usize::from(self.singleton_channel),
+            Scheme::Bhi => 4,
+            Scheme::UnlockDna => 6,
+        }
     }
 
     /// `true` when channel 5 is is_singleton.
@@ -253,6 +315,11 @@ impl DataProcessor {
 
     /// Channel names in order.
     pub fn channel_names(&self) -> Vec<&'static str> {
+        match self.scheme {
+            Scheme::Bhi => return vec!["A", "G", "C", "T"],
+            Scheme::UnlockDna => return vec!["A", "C", "G", "T", "N", "M"],
+            Scheme::Autosome => {}
+        }
         let mut c = vec!["A", "G", "C", "T", "is_reverse"];
         if self.singleton_channel {
             c.push("is_singleton");
@@ -275,6 +342,7 @@ impl DataProcessor {
             ));
         }
         Ok(Self {
+            scheme: Scheme::Autosome,
             upstream: up[up.len() - seq_len..].to_vec(),
             adapter_len,
             seq_len,
@@ -312,6 +380,11 @@ impl DataProcessor {
 
     /// Minimum accepted input length in bp (adapter + 1; the window for a fixed-length processor).
     pub fn min_len(&self) -> usize {
+        match self.scheme {
+            Scheme::Bhi => return 1,
+            Scheme::UnlockDna => return 2 * crate::dataprocessors::UNLOCKDNA_CUT + 1,
+            Scheme::Autosome => {}
+        }
         if self.exact {
             self.seq_len
         } else {
@@ -329,6 +402,12 @@ impl DataProcessor {
         if self.exact {
             return InputForm::Window;
         }
+        if self.scheme != Scheme::Autosome {
+            return match &self.flanks {
+                Some((_, _, region)) if len == *region => InputForm::RandomRegion,
+                _ => InputForm::Challenge,
+            };
+        }
         match &self.flanks {
             Some((_, _, region)) if len == *region => InputForm::RandomRegion,
             _ if len == self.seq_len => InputForm::Window,
@@ -343,6 +422,11 @@ impl DataProcessor {
     pub fn variable_region(&self, len: usize) -> Option<(usize, usize)> {
         if self.exact {
             return (len == self.seq_len).then_some((1, len));
+        }
+        if self.scheme == Scheme::UnlockDna && self.input_form(len) == InputForm::Challenge {
+            // What the model sees: the 20 bp cut at each end leaves positions 21..len−20.
+            let cut = crate::dataprocessors::UNLOCKDNA_CUT;
+            return (len > 2 * cut).then_some((cut + 1, len - cut));
         }
         let (lo, hi) = match (self.input_form(len), &self.flanks) {
             (InputForm::RandomRegion, _) => (1, len),
@@ -364,6 +448,16 @@ impl DataProcessor {
     /// [`SequenceError::TooShort`] when nothing is left after the adapter;
     /// [`SequenceError::WrongLength`] for a fixed-length processor and another length.
     pub fn pad_codes(&self, codes: &[u8]) -> Result<Vec<u8>, SequenceError> {
+        if self.scheme != Scheme::Autosome {
+            let full = match (self.input_form(codes.len()), &self.flanks) {
+                (InputForm::RandomRegion, Some((f5, f3, _))) => f5.iter().chain(codes).chain(f3).copied().collect(),
+                _ => codes.to_vec(),
+            };
+            return match self.scheme {
+                Scheme::Bhi => Ok(crate::dataprocessors::bhi_window(&full, crate::dataprocessors::BhiPad::Both)),
+                _ => crate::dataprocessors::unlockdna_window(&full),
+            };
+        }
         if self.exact {
             if codes.len() != self.seq_len {
                 return Err(SequenceError::WrongLength { len: codes.len(), expected: self.seq_len });
@@ -416,7 +510,10 @@ impl DataProcessor {
     /// See [`DataProcessor::pad`].
     pub fn pad_str(&self, text: &str) -> Result<String, SequenceError> {
         let codes = parse_bases(text)?;
-        self.pad_codes(&codes)?;
+        let window = self.pad_codes(&codes)?;
+        if self.scheme != Scheme::Autosome {
+            return Ok(codes_to_string(&window));
+        }
         let mut letters: Vec<char> = text.chars().filter(|c| !c.is_whitespace()).collect();
         if self.exact {
             return Ok(letters.into_iter().collect());
@@ -462,12 +559,24 @@ impl DataProcessor {
         let l = self.seq_len;
         assert_eq!(padded.len(), l, "padded window length");
         assert_eq!(out.len(), self.in_channels() * l, "encoding buffer length");
+        if self.scheme == Scheme::UnlockDna {
+            // Channel order A, C, G, T, N, M; every position is one-hot (N and M included).
+            out.fill(0.0);
+            for pos in 0..l {
+                let code = if reverse_complement { complement(padded[l - 1 - pos]) } else { padded[pos] };
+                out[crate::dataprocessors::unlockdna_token(code) as usize * l + pos] = 1.0;
+            }
+            return;
+        }
         out[..4 * l].fill(0.0);
         for pos in 0..l {
             let code = if reverse_complement { complement(padded[l - 1 - pos]) } else { padded[pos] };
             if code < 4 {
                 out[code as usize * l + pos] = 1.0;
             }
+        }
+        if self.scheme == Scheme::Bhi {
+            return;
         }
         out[4 * l..5 * l].fill(if is_reverse { 1.0 } else { 0.0 });
         if self.singleton_channel {

@@ -11,6 +11,8 @@
 //! - [`dataset`]: datasets as data — table format, targets, length rule, channels, loss,
 //!   model selection, CV protocol; presets `dream-yeast`, `deepstarr`, `lentimpra`.
 //! - [`blocks`]: First / Core / Final Layers Blocks, one shape contract `(batch, channels, length)`.
+//! - [`combination`]: Prix Fixe combinations (`0_1_1_0`), the wiring and compatibility rules.
+//! - [`dataprocessors`]: the BHI and UnlockDNA DataProcessors' sequence edits.
 //! - [`model`]: [`model::PrixFixeNet`], the block configuration and the three DREAM presets.
 //! - [`predictor`]: forward / reverse-complement averaged prediction, batched; ISM.
 //! - [`attribution`]: per-position ISM attribution and its sequence logo (SVG).
@@ -30,7 +32,9 @@ pub mod attribution;
 pub mod blocks;
 pub mod bundle;
 pub mod challenge;
+pub mod combination;
 pub mod data;
+pub mod dataprocessors;
 pub mod dataset;
 pub mod design;
 pub mod kernels;

@@ -12,7 +12,7 @@ use crate::blocks::{
     DualKernelConvConfig, EfficientNetCoreConfig, FinalBlock, FinalBlockConfig, FirstBlock,
     FirstBlockConfig,
 };
-use crate::blocks::final_block::{Head, RegressionConfig, SoftBinsConfig};
+use crate::blocks::final_block::Head;
 use crate::weights::{ParamCounter, ParamVisitor, Precision, TorchExporter, TorchLoader, VisitTorch, WeightError};
 use crate::{IN_CHANNELS, SEQ_LEN};
 
@@ -31,11 +31,14 @@ pub enum ConfigError {
         /// Its input channels.
         expected: usize,
     },
-    /// The core has a fixed length (positional embedding) different from the model window.
-    #[error("the Core Layers Block is built for {core} positions but the model window is {window} bp")]
+    /// A block has a fixed length (positional or strand embedding, flattened width) different
+    /// from the model window.
+    #[error("the {block} Layers Block is built for {length} positions but the model window is {window} bp")]
     LengthMismatch {
-        /// Length the core needs.
-        core: usize,
+        /// Which block: First, Core or Final.
+        block: &'static str,
+        /// Length the block needs.
+        length: usize,
         /// Model window.
         window: usize,
     },
@@ -75,15 +78,35 @@ impl PrixFixeConfig {
         check("the input encoding", self.in_channels, "the First Layers Block", self.first.in_channels())?;
         check("the First Layers Block", self.first.out_channels(), "the Core Layers Block", self.core.in_channels())?;
         check("the Core Layers Block", self.core.out_channels(), "the Final Layers Block", self.final_block.in_channels())?;
-        if let Some(len) = self.core.fixed_length() {
-            if len != self.seq_len {
-                return Err(ConfigError::LengthMismatch { core: len, window: self.seq_len });
+        for (block, len) in [
+            ("First", self.first.fixed_length()),
+            ("Core", self.core.fixed_length()),
+            ("Final", self.final_block.fixed_length()),
+        ] {
+            if let Some(len) = len {
+                if len != self.seq_len {
+                    return Err(ConfigError::LengthMismatch { block, length: len, window: self.seq_len });
+                }
             }
         }
         let mut kernels = vec![];
         match &self.first {
             FirstBlockConfig::DualKernelConv(c) => kernels.extend(&c.kernels),
             FirstBlockConfig::ConvBnSilu(c) => kernels.push(c.kernel),
+            FirstBlockConfig::KmerEmbedding(c) => {
+                if c.kmer == 0 || c.kmer % 2 != 0 {
+                    return Err(ConfigError::Invalid(format!(
+                        "the UnlockDNA First Layers Block needs an even k-mer (got {}; the published default 3 cannot run, PRIXFIXE-MODULES.md §1.1)",
+                        c.kmer
+                    )));
+                }
+                if c.seq_len % 2 != 0 {
+                    return Err(ConfigError::Invalid(format!(
+                        "the UnlockDNA First Layers Block's strand embedding needs an even window (got {} bp)",
+                        c.seq_len
+                    )));
+                }
+            }
         }
         match &self.core {
             CoreBlockConfig::EfficientNet(c) => {
@@ -121,6 +144,15 @@ impl PrixFixeConfig {
             }
             FinalBlockConfig::Regression(c) if c.tasks == 0 || c.hidden == 0 => {
                 return Err(ConfigError::Invalid("the regression Final Layers Block needs at least one task and a positive width".into()))
+            }
+            FinalBlockConfig::FlattenMlp(c) if c.hidden == 0 => {
+                return Err(ConfigError::Invalid("the BHI Final Layers Block needs a positive hidden width".into()))
+            }
+            FinalBlockConfig::ExpressionTokens(c) if c.projectors == 0 || c.projectors > self.seq_len || c.nucleotides == 0 => {
+                return Err(ConfigError::Invalid(format!(
+                    "the UnlockDNA Final Layers Block reads {} projector positions of a {} bp window and {} nucleotide classes",
+                    c.projectors, self.seq_len, c.nucleotides
+                )))
             }
             _ => {}
         }
@@ -187,6 +219,17 @@ impl ModelPreset {
         }
     }
 
+    /// The preset as a Prix Fixe combination (DREAM-CNN `0_1_0_0`, DREAM-RNN `0_1_1_0`,
+    /// DREAM-Attn `0_0_2_0`).
+    pub fn combination(self) -> crate::combination::Combination {
+        use crate::combination::Combination;
+        match self {
+            Self::DreamCnn => Combination::DREAM_CNN,
+            Self::DreamRnn => Combination::DREAM_RNN,
+            Self::DreamAttn => Combination::DREAM_ATTN,
+        }
+    }
+
     /// OneCycle max learning rate of the reference trainer (§4): 0.005, or 0.001 for DREAM-Attn.
     pub fn max_lr(self) -> f64 {
         match self {
@@ -248,11 +291,7 @@ impl ModelPreset {
                 }),
             ),
         };
-        let c = core.out_channels();
-        let final_block = match final_block {
-            FinalBlockConfig::SoftBins(b) => FinalBlockConfig::SoftBins(SoftBinsConfig { in_channels: c, ..b }),
-            FinalBlockConfig::Regression(r) => FinalBlockConfig::Regression(RegressionConfig { in_channels: c, ..r }),
-        };
+        let final_block = final_block.with_in_channels(core.out_channels());
         PrixFixeConfig { seq_len, in_channels, first, core, final_block }
     }
 }

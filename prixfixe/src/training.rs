@@ -68,6 +68,75 @@ pub fn mse_loss<B: Backend>(outputs: Tensor<B, 2>, targets: Tensor<B, 2>) -> Ten
     (outputs - targets).square().mean_dim(0).sum()
 }
 
+/// PyTorch `HuberLoss(delta, reduction="mean")`: `½d²` where `|d| ≤ δ`, else `δ(|d| − ½δ)`;
+/// the BHI Final Layers Block's loss with δ = 1 (PRIXFIXE-MODULES.md §3.1). `outputs`,
+/// `targets`: `(B, 1)`. Returns a 1-element tensor.
+pub fn huber_loss<B: Backend>(outputs: Tensor<B, 2>, targets: Tensor<B, 2>, delta: f64) -> Tensor<B, 1> {
+    let abs = (outputs - targets).abs();
+    // min(|d|, δ) gives both branches: ½m² + δ(|d| − m).
+    let m = abs.clone().clamp_max(delta);
+    (m.clone().square() * 0.5 + (abs - m) * delta).mean()
+}
+
+/// UnlockDNA's masked-nucleotide loss (PRIXFIXE-MODULES.md §4.4):
+/// `Σ mask · CE(logits, token) / (Σ mask + 1)`, cross-entropy per position over the classes.
+/// `logits`: `(B, K, L)`; `targets`: one-hot of the original tokens `(B, K, L)`; `mask`:
+/// `(B, L)`, 1 where the token was masked. Returns a 1-element tensor.
+pub fn masked_token_loss<B: Backend>(logits: Tensor<B, 3>, targets: Tensor<B, 3>, mask: Tensor<B, 2>) -> Tensor<B, 1> {
+    let ce = -(targets * log_softmax(logits, 1)).sum_dim(1).squeeze_dim::<2>(1);
+    let count = mask.clone().sum();
+    (ce * mask).sum() / (count + 1.0)
+}
+
+/// The BHI Trainer's schedule: PyTorch `CosineAnnealingLR(T_max, eta_min = 0)` stepped per
+/// batch, `lr_k = base · (1 + cos(π k / T_max)) / 2` (PRIXFIXE-MODULES.md §4.2). Prix Fixe sets
+/// `T_max` = training rows × epochs, so in a full run the rate stays ≈ `base`; the original
+/// BHI used batches × epochs ([`CosineAnnealing::new`] takes either).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct CosineAnnealing {
+    /// Initial learning rate (0.0015).
+    pub base_lr: f64,
+    /// Period half-length in steps.
+    pub t_max: usize,
+}
+
+impl CosineAnnealing {
+    /// A schedule from `base_lr` over `t_max` steps.
+    pub fn new(base_lr: f64, t_max: usize) -> Self {
+        Self { base_lr, t_max }
+    }
+
+    /// Learning rate of step `step` (0-based).
+    pub fn at(&self, step: usize) -> f64 {
+        let t = self.t_max.max(1) as f64;
+        self.base_lr * (1.0 + (std::f64::consts::PI * step as f64 / t).cos()) / 2.0
+    }
+}
+
+/// The UnlockDNA Trainer's schedule ("ScheduledOptim", PRIXFIXE-MODULES.md §4.4): step 0 uses
+/// `initial_lr`; step k ≥ 1 uses `d_model^−½ · min(k^−½, k · warmup^−1.5)` (peak at
+/// k = warmup).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct InverseSqrtWarmup {
+    /// Learning rate of the first step.
+    pub initial_lr: f64,
+    /// Embedding width of the formula (512 in the original).
+    pub d_model: usize,
+    /// Warm-up steps (12,500 in the original).
+    pub warmup: usize,
+}
+
+impl InverseSqrtWarmup {
+    /// Learning rate of step `step` (0-based).
+    pub fn at(&self, step: usize) -> f64 {
+        if step == 0 {
+            return self.initial_lr;
+        }
+        let k = step as f64;
+        (self.d_model as f64).powf(-0.5) * k.powf(-0.5).min(k * (self.warmup.max(1) as f64).powf(-1.5))
+    }
+}
+
 /// PyTorch `OneCycleLR` with the reference settings (two phases, cosine annealing, β1 cycling).
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct OneCycle {

@@ -21,20 +21,24 @@ pub struct Golden {
     pub values: Vec<f32>,
 }
 
-/// Every f32 tensor of a safetensors fixture.
+/// Every tensor of a safetensors fixture as f32 values (f32 as stored; u8, i64 and f64
+/// converted).
 pub fn load_tensors(name: &str) -> HashMap<String, Golden> {
+    use safetensors::Dtype;
     let bytes = read_fixture(name);
     let st = safetensors::SafeTensors::deserialize(&bytes).expect("valid safetensors fixture");
     st.tensors()
         .into_iter()
-        .filter(|(_, v)| v.dtype() == safetensors::Dtype::F32)
-        .map(|(k, v)| {
-            let values = v
-                .data()
-                .chunks_exact(4)
-                .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-                .collect();
-            (k, Golden { shape: v.shape().to_vec(), values })
+        .filter_map(|(k, v)| {
+            let d = v.data();
+            let values: Vec<f32> = match v.dtype() {
+                Dtype::F32 => d.chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect(),
+                Dtype::U8 => d.iter().map(|&b| b as f32).collect(),
+                Dtype::I64 => d.chunks_exact(8).map(|b| i64::from_le_bytes(b.try_into().unwrap()) as f32).collect(),
+                Dtype::F64 => d.chunks_exact(8).map(|b| f64::from_le_bytes(b.try_into().unwrap()) as f32).collect(),
+                _ => return None,
+            };
+            Some((k, Golden { shape: v.shape().to_vec(), values }))
         })
         .collect()
 }

@@ -3,12 +3,17 @@
 //!   every position → average over length = logits; softmax; expectation;
 //! - **regression heads** (the Drosophila / human benchmark variant, PRIXFIXE-MODULES.md §7.2):
 //!   one head per task, each 1×1 conv `C → 256` → average over length → Linear `256 → 1`; no
-//!   activation. Trained with MSE per task, summed.
+//!   activation. Trained with MSE per task, summed;
+//! - the **BHI** block ([`FlattenMlpHead`], PRIXFIXE-MODULES.md §3.1): flatten channel-major →
+//!   Linear → ReLU → Linear → ReLU → Linear → one value; trained with Huber (δ = 1);
+//! - the **UnlockDNA** block ([`ExpressionTokensHead`], §3.2): the expression is the mean of a
+//!   Linear over the first `projectors` positions; a second Linear gives per-position nucleotide
+//!   logits for the UnlockDNA Trainer's masked-nucleotide loss.
 
 use burn::module::{Module, Param};
 use burn::nn::conv::Conv1d;
 use burn::nn::{Initializer, Linear, LinearConfig};
-use burn::tensor::activation::softmax;
+use burn::tensor::activation::{relu, softmax};
 use burn::tensor::{backend::Backend, Tensor};
 use serde::{Deserialize, Serialize};
 
@@ -37,15 +42,59 @@ pub struct RegressionConfig {
     pub tasks: usize,
 }
 
+/// Configuration of the BHI Final Layers Block ([`FlattenMlpHead`]).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FlattenMlpConfig {
+    /// Input channels.
+    pub in_channels: usize,
+    /// Input length (fixed: the flattened width is `in_channels · seq_len`).
+    pub seq_len: usize,
+    /// Hidden width of the two hidden layers (64).
+    pub hidden: usize,
+}
+
+/// Configuration of the UnlockDNA Final Layers Block ([`ExpressionTokensHead`]).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExpressionTokensConfig {
+    /// Input channels.
+    pub in_channels: usize,
+    /// Positions read by the nucleotide head (the last `seq_len`; the model window).
+    pub seq_len: usize,
+    /// Positions averaged for the expression (`num_projectors`, 8).
+    pub projectors: usize,
+    /// Nucleotide classes of the masked-token head (5: A, C, G, T, N).
+    pub nucleotides: usize,
+    /// Dropout before the expression Linear (0.2).
+    pub dropout: f64,
+}
+
 /// Configuration of a Final Layers Block. Serialised without a tag: `{in_channels, bins}` (the
-/// form every bundle of format version 1 has) or `{in_channels, hidden, tasks}`.
+/// form every bundle of format version 1 has), `{in_channels, hidden, tasks}`,
+/// `{in_channels, seq_len, hidden}` or `{in_channels, seq_len, projectors, nucleotides, dropout}`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum FinalBlockConfig {
-    /// 18-bin soft classification (DREAM).
+    /// 18-bin soft classification (autosome; the DREAM models).
     SoftBins(SoftBinsConfig),
-    /// One regression head per task (benchmarks).
+    /// One regression head per task (autosome, benchmarks).
     Regression(RegressionConfig),
+    /// Flatten + 3-layer MLP (BHI).
+    FlattenMlp(FlattenMlpConfig),
+    /// Expression tokens + masked-nucleotide head (UnlockDNA).
+    ExpressionTokens(ExpressionTokensConfig),
+}
+
+/// The loss a Final Layers Block trains with (its `train_step`, PRIXFIXE-MODULES.md §0, §3).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BlockLoss {
+    /// KL divergence to the 18-bin soft target (autosome soft bins).
+    SoftBins,
+    /// Mean squared error per task, summed (autosome regression; UnlockDNA expression).
+    Mse,
+    /// Huber loss, δ = 1, mean (BHI).
+    Huber,
 }
 
 /// What a Final Layers Block's raw output means; decodes it on the CPU side.
@@ -123,6 +172,26 @@ impl FinalBlockConfig {
         match self {
             Self::SoftBins(c) => c.in_channels,
             Self::Regression(c) => c.in_channels,
+            Self::FlattenMlp(c) => c.in_channels,
+            Self::ExpressionTokens(c) => c.in_channels,
+        }
+    }
+
+    /// The same block on `in_channels` input channels.
+    pub fn with_in_channels(&self, in_channels: usize) -> Self {
+        match self.clone() {
+            Self::SoftBins(c) => Self::SoftBins(SoftBinsConfig { in_channels, ..c }),
+            Self::Regression(c) => Self::Regression(RegressionConfig { in_channels, ..c }),
+            Self::FlattenMlp(c) => Self::FlattenMlp(FlattenMlpConfig { in_channels, ..c }),
+            Self::ExpressionTokens(c) => Self::ExpressionTokens(ExpressionTokensConfig { in_channels, ..c }),
+        }
+    }
+
+    /// The input length the block needs, if fixed (BHI: the flattened width).
+    pub fn fixed_length(&self) -> Option<usize> {
+        match self {
+            Self::FlattenMlp(c) => Some(c.seq_len),
+            _ => None,
         }
     }
 
@@ -131,6 +200,16 @@ impl FinalBlockConfig {
         match self {
             Self::SoftBins(c) => Head::SoftBins { bins: c.bins },
             Self::Regression(c) => Head::Regression { tasks: c.tasks },
+            Self::FlattenMlp(_) | Self::ExpressionTokens(_) => Head::Regression { tasks: 1 },
+        }
+    }
+
+    /// The loss the block trains with.
+    pub fn loss(&self) -> BlockLoss {
+        match self {
+            Self::SoftBins(_) => BlockLoss::SoftBins,
+            Self::Regression(_) | Self::ExpressionTokens(_) => BlockLoss::Mse,
+            Self::FlattenMlp(_) => BlockLoss::Huber,
         }
     }
 
@@ -156,7 +235,86 @@ impl FinalBlockConfig {
                     linears: (0..c.tasks).map(|_| linear()).collect(),
                 })
             }
+            // BHI and UnlockDNA blocks keep PyTorch's default initialisation (§0).
+            Self::FlattenMlp(c) => FinalBlock::FlattenMlp(FlattenMlpHead {
+                hidden1: LinearConfig::new(c.in_channels * c.seq_len, c.hidden).init(device),
+                hidden2: LinearConfig::new(c.hidden, c.hidden).init(device),
+                out: LinearConfig::new(c.hidden, 1).init(device),
+            }),
+            Self::ExpressionTokens(c) => FinalBlock::ExpressionTokens(ExpressionTokensHead {
+                expression_dense: LinearConfig::new(c.in_channels, 1).init(device),
+                dropout: burn::nn::DropoutConfig::new(c.dropout).init(),
+                nucleotide_dense: LinearConfig::new(c.in_channels, c.nucleotides).init(device),
+                projectors: c.projectors,
+                seq_len: c.seq_len,
+            }),
         }
+    }
+}
+
+/// BHI Final Layers Block: `(batch, C, L)` flattened channel-major (feature `c·L + l`) →
+/// Linear(C·L → 64) → ReLU → Linear(64 → 64) → ReLU → Linear(64 → 1) → `(batch, 1)`
+/// (PRIXFIXE-MODULES.md §3.1; the original BHI model flattened position-major, §8.12). Reference
+/// keys `main.0.*`, `main.2.*`, `main.4.*`.
+#[derive(Module, Debug)]
+pub struct FlattenMlpHead<B: Backend> {
+    /// `main.0`.
+    pub hidden1: Linear<B>,
+    /// `main.2`.
+    pub hidden2: Linear<B>,
+    /// `main.4`.
+    pub out: Linear<B>,
+}
+
+impl<B: Backend> FlattenMlpHead<B> {
+    /// The three Linear outputs (reference hooks `main_0`, `main_2`, `main_4`; ReLU between).
+    pub fn layers(&self, x: Tensor<B, 3>) -> [Tensor<B, 2>; 3] {
+        let [b, c, l] = x.dims();
+        let h1 = self.hidden1.forward(x.reshape([b, c * l]));
+        let h2 = self.hidden2.forward(relu(h1.clone()));
+        let out = self.out.forward(relu(h2.clone()));
+        [h1, h2, out]
+    }
+}
+
+/// UnlockDNA Final Layers Block (PRIXFIXE-MODULES.md §3.2). Expression: positions
+/// `0..projectors` of `(batch, C, L)` → Dropout → Linear(C → 1) → mean over those positions →
+/// `(batch, 1)`. Nucleotide logits: the last `min(L, seq_len)` positions → Linear(C → 5) →
+/// `(batch, 5, L')`, classes A, C, G, T, N. Reference keys `expression_dense.*`,
+/// `nucleotide_dense.*`.
+#[derive(Module, Debug)]
+pub struct ExpressionTokensHead<B: Backend> {
+    /// Linear `C → 1`.
+    pub expression_dense: Linear<B>,
+    /// Dropout before it (0.2).
+    pub dropout: burn::nn::Dropout,
+    /// Linear `C → 5`.
+    pub nucleotide_dense: Linear<B>,
+    /// Positions averaged for the expression (8).
+    pub projectors: usize,
+    /// Positions read by the nucleotide head.
+    pub seq_len: usize,
+}
+
+impl<B: Backend> ExpressionTokensHead<B> {
+    /// Per-projector expression values `(batch, projectors, 1)` (reference hook
+    /// `final_expression_tokens`).
+    pub fn expression_tokens(&self, x: Tensor<B, 3>) -> Tensor<B, 3> {
+        let [b, c, _] = x.dims();
+        let tokens = x.slice([0..b, 0..c, 0..self.projectors]).swap_dims(1, 2);
+        self.expression_dense.forward(self.dropout.forward(tokens))
+    }
+
+    /// Expression `(batch, 1)`.
+    pub fn expression(&self, x: Tensor<B, 3>) -> Tensor<B, 2> {
+        self.expression_tokens(x).mean_dim(1).squeeze_dim(2)
+    }
+
+    /// Nucleotide logits `(batch, 5, min(L, seq_len))`.
+    pub fn seq_logits(&self, x: Tensor<B, 3>) -> Tensor<B, 3> {
+        let [b, c, l] = x.dims();
+        let from = l.saturating_sub(self.seq_len);
+        self.nucleotide_dense.forward(x.slice([0..b, 0..c, from..l]).swap_dims(1, 2)).swap_dims(1, 2)
     }
 }
 
@@ -200,6 +358,10 @@ pub enum FinalBlock<B: Backend> {
     SoftBins(SoftBinsHead<B>),
     /// See [`RegressionHead`].
     Regression(RegressionHead<B>),
+    /// See [`FlattenMlpHead`].
+    FlattenMlp(FlattenMlpHead<B>),
+    /// See [`ExpressionTokensHead`].
+    ExpressionTokens(ExpressionTokensHead<B>),
 }
 
 impl<B: Backend> FinalBlock<B> {
@@ -208,6 +370,16 @@ impl<B: Backend> FinalBlock<B> {
         match self {
             Self::SoftBins(h) => Head::SoftBins { bins: h.conv.weight.dims()[0] },
             Self::Regression(h) => Head::Regression { tasks: h.linears.len() },
+            Self::FlattenMlp(_) | Self::ExpressionTokens(_) => Head::Regression { tasks: 1 },
+        }
+    }
+
+    /// The loss the block trains with.
+    pub fn loss(&self) -> BlockLoss {
+        match self {
+            Self::SoftBins(_) => BlockLoss::SoftBins,
+            Self::Regression(_) | Self::ExpressionTokens(_) => BlockLoss::Mse,
+            Self::FlattenMlp(_) => BlockLoss::Huber,
         }
     }
 
@@ -217,6 +389,11 @@ impl<B: Backend> FinalBlock<B> {
         match self {
             Self::SoftBins(h) => h.conv.forward(x).mean_dim(2).squeeze_dim(2),
             Self::Regression(h) => h.forward(x),
+            Self::FlattenMlp(h) => {
+                let [_, _, out] = h.layers(x);
+                out
+            }
+            Self::ExpressionTokens(h) => h.expression(x),
         }
     }
 
@@ -254,6 +431,23 @@ impl<B: Backend> VisitTorch<B> for FinalBlock<B> {
                     }
                 }
             }
+            Self::FlattenMlp(h) => {
+                visit_linear(&mut h.hidden1, v, &format!("{prefix}main.0."));
+                visit_linear(&mut h.hidden2, v, &format!("{prefix}main.2."));
+                visit_linear(&mut h.out, v, &format!("{prefix}main.4."));
+            }
+            Self::ExpressionTokens(h) => {
+                visit_linear(&mut h.expression_dense, v, &format!("{prefix}expression_dense."));
+                visit_linear(&mut h.nucleotide_dense, v, &format!("{prefix}nucleotide_dense."));
+            }
         }
+    }
+}
+
+/// Visits a Linear's `weight` (PyTorch `(out, in)`) and `bias`.
+pub fn visit_linear<B: Backend, V: ParamVisitor<B>>(l: &mut Linear<B>, v: &mut V, prefix: &str) {
+    v.param(&format!("{prefix}weight"), &mut l.weight, Layout::Linear);
+    if let Some(b) = l.bias.as_mut() {
+        v.param(&format!("{prefix}bias"), b, Layout::Same);
     }
 }

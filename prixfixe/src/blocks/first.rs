@@ -151,3 +151,101 @@ impl<B: Backend> VisitTorch<B> for ConvBnSiluBlock<B> {
         self.bn.visit_params(v, &format!("{prefix}block.1."));
     }
 }
+
+/// Configuration of [`KmerEmbeddingBlock`], the UnlockDNA First Layers Block
+/// (PRIXFIXE-MODULES.md §1.1). Works only with an even `kmer`, stride 1 and `seq_len` equal to
+/// the (even) model window; the published defaults (k-mer 3, stride 2) cannot run with any
+/// DataProcessor, so they are not offered. UnlockDNA's own setting is `kmer = 10`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct KmerEmbeddingConfig {
+    /// Input channels (autosome DP 6, BHI DP 4, UnlockDNA DP 6 = one-hot A,C,G,T,N,M).
+    pub in_channels: usize,
+    /// Output channels (embedding width; UnlockDNA 512, the fixture 128 or 32).
+    pub out_channels: usize,
+    /// Window of the k-mer projection, even (10).
+    pub kmer: usize,
+    /// The model window in bp = rows of the (unused) positional embedding; the strand embedding
+    /// marks its first and second half.
+    pub seq_len: usize,
+}
+
+impl KmerEmbeddingConfig {
+    /// PyTorch-default initialisation (embeddings `N(0, 1)`, linears `U(±1/√fan_in)`).
+    pub fn init<B: Backend>(&self, device: &B::Device) -> KmerEmbeddingBlock<B> {
+        let normal = |rows, cols| {
+            burn::module::Param::from_tensor(Tensor::random([rows, cols], burn::tensor::Distribution::Normal(0.0, 1.0), device))
+        };
+        KmerEmbeddingBlock {
+            pos_embedding: normal(self.seq_len, self.out_channels),
+            strand_embedding: normal(2, self.out_channels),
+            expression_embedding: burn::nn::LinearConfig::new(1, self.out_channels).init(device),
+            kmer_dense: burn::nn::LinearConfig::new(self.in_channels * self.kmer, self.out_channels).init(device),
+            kmer: self.kmer,
+        }
+    }
+}
+
+/// UnlockDNA First Layers Block: every window of `kmer` positions (zero-padded `kmer/2 − 1`
+/// left, `kmer/2` right), laid out position-major (feature `j·C + c`), projected by a Linear,
+/// plus a strand embedding (row 0 on the first half of the positions, row 1 on the second).
+/// No activation or normalisation. `(batch, C, L)` → `(batch, out, L)`, L even
+/// (PRIXFIXE-MODULES.md §1.1). Reference keys `pos_embedding.weight` and
+/// `expression_embedding.*` (both unused by the forward pass but part of the state_dict),
+/// `strand_embedding.weight`, `kmer_dense.*`.
+#[derive(Module, Debug)]
+pub struct KmerEmbeddingBlock<B: Backend> {
+    /// `(seq_len, out)`; not used in the forward pass (the core adds its own).
+    pub pos_embedding: burn::module::Param<Tensor<B, 2>>,
+    /// `(2, out)`.
+    pub strand_embedding: burn::module::Param<Tensor<B, 2>>,
+    /// Linear `1 → out`; not used (the original model's pseudo-expression tokens).
+    pub expression_embedding: burn::nn::Linear<B>,
+    /// Linear `C·kmer → out`.
+    pub kmer_dense: burn::nn::Linear<B>,
+    /// Window size.
+    pub kmer: usize,
+}
+
+impl<B: Backend> KmerEmbeddingBlock<B> {
+    /// The k-mer features `(batch, L, C·kmer)` (reference hook `kmer_features`).
+    pub fn kmer_features(&self, x: Tensor<B, 3>) -> Tensor<B, 3> {
+        let [b, c, l] = x.dims();
+        let k = self.kmer;
+        let (left, right) = ((k / 2).saturating_sub(1), k / 2);
+        let device = x.device();
+        let padded = Tensor::cat(
+            vec![Tensor::zeros([b, c, left], &device), x, Tensor::zeros([b, c, right], &device)],
+            2,
+        );
+        let windows = l + left + right + 1 - k;
+        let shifted = (0..k).map(|j| padded.clone().slice([0..b, 0..c, j..j + windows])).collect();
+        Tensor::cat(shifted, 1).swap_dims(1, 2)
+    }
+
+    /// `(batch, C, L)` → `(batch, out, L)`.
+    pub fn forward(&self, x: Tensor<B, 3>) -> Tensor<B, 3> {
+        let [b, _, _] = x.dims();
+        let h = self.kmer_dense.forward(self.kmer_features(x));
+        let [_, l, d] = h.dims();
+        let strand = self.strand_embedding.val();
+        let half = l / 2;
+        let marks = Tensor::cat(
+            vec![
+                strand.clone().slice([0..1, 0..d]).repeat_dim(0, half),
+                strand.slice([1..2, 0..d]).repeat_dim(0, l - half),
+            ],
+            0,
+        );
+        (h + marks.unsqueeze::<3>().repeat_dim(0, b)).swap_dims(1, 2)
+    }
+}
+
+impl<B: Backend> VisitTorch<B> for KmerEmbeddingBlock<B> {
+    fn visit_torch<V: ParamVisitor<B>>(&mut self, v: &mut V, prefix: &str) {
+        use crate::weights::Layout;
+        v.param(&format!("{prefix}pos_embedding.weight"), &mut self.pos_embedding, Layout::Same);
+        v.param(&format!("{prefix}strand_embedding.weight"), &mut self.strand_embedding, Layout::Same);
+        crate::blocks::final_block::visit_linear(&mut self.expression_embedding, v, &format!("{prefix}expression_embedding."));
+        crate::blocks::final_block::visit_linear(&mut self.kmer_dense, v, &format!("{prefix}kmer_dense."));
+    }
+}

@@ -22,7 +22,8 @@ pub use core_attn::{ConformerCore, ConformerCoreConfig};
 pub use core_cnn::{EfficientNetCore, EfficientNetCoreConfig};
 pub use core_rnn::{BiLstmCore, BiLstmCoreConfig};
 pub use final_block::{FinalBlock, FinalBlockConfig, Head, RegressionConfig, RegressionHead, SoftBinsConfig, SoftBinsHead};
-pub use first::{ConvBnSiluBlock, ConvBnSiluConfig, DualKernelConvBlock, DualKernelConvConfig};
+pub use first::{ConvBnSiluBlock, ConvBnSiluConfig, DualKernelConvBlock, DualKernelConvConfig, KmerEmbeddingBlock, KmerEmbeddingConfig};
+pub use final_block::{BlockLoss, ExpressionTokensConfig, ExpressionTokensHead, FlattenMlpConfig, FlattenMlpHead};
 
 /// Configuration of a First Layers Block.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -32,6 +33,8 @@ pub enum FirstBlockConfig {
     DualKernelConv(DualKernelConvConfig),
     /// Conv → BatchNorm → SiLU (autosome; DREAM-Attn).
     ConvBnSilu(ConvBnSiluConfig),
+    /// k-mer projection + strand embedding (UnlockDNA).
+    KmerEmbedding(KmerEmbeddingConfig),
 }
 
 impl FirstBlockConfig {
@@ -40,6 +43,7 @@ impl FirstBlockConfig {
         match self {
             Self::DualKernelConv(c) => c.in_channels,
             Self::ConvBnSilu(c) => c.in_channels,
+            Self::KmerEmbedding(c) => c.in_channels,
         }
     }
     /// Output channels.
@@ -47,6 +51,14 @@ impl FirstBlockConfig {
         match self {
             Self::DualKernelConv(c) => c.out_channels(),
             Self::ConvBnSilu(c) => c.out_channels,
+            Self::KmerEmbedding(c) => c.out_channels,
+        }
+    }
+    /// The sequence length the block requires, if it has a fixed one (strand embedding).
+    pub fn fixed_length(&self) -> Option<usize> {
+        match self {
+            Self::KmerEmbedding(c) => Some(c.seq_len),
+            _ => None,
         }
     }
     /// Builds the block with the reference initialisation.
@@ -54,6 +66,7 @@ impl FirstBlockConfig {
         match self {
             Self::DualKernelConv(c) => FirstBlock::DualKernelConv(c.init(device)),
             Self::ConvBnSilu(c) => FirstBlock::ConvBnSilu(c.init(device)),
+            Self::KmerEmbedding(c) => FirstBlock::KmerEmbedding(c.init(device)),
         }
     }
 }
@@ -65,6 +78,8 @@ pub enum FirstBlock<B: Backend> {
     DualKernelConv(DualKernelConvBlock<B>),
     /// See [`ConvBnSiluBlock`].
     ConvBnSilu(ConvBnSiluBlock<B>),
+    /// See [`KmerEmbeddingBlock`].
+    KmerEmbedding(KmerEmbeddingBlock<B>),
 }
 
 impl<B: Backend> FirstBlock<B> {
@@ -73,6 +88,7 @@ impl<B: Backend> FirstBlock<B> {
         match self {
             Self::DualKernelConv(b) => b.forward(x),
             Self::ConvBnSilu(b) => b.forward(x),
+            Self::KmerEmbedding(b) => b.forward(x),
         }
     }
 }
@@ -82,6 +98,7 @@ impl<B: Backend> VisitTorch<B> for FirstBlock<B> {
         match self {
             Self::DualKernelConv(b) => b.visit_torch(v, prefix),
             Self::ConvBnSilu(b) => b.visit_torch(v, prefix),
+            Self::KmerEmbedding(b) => b.visit_torch(v, prefix),
         }
     }
 }
