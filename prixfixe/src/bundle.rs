@@ -16,7 +16,8 @@
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::data::{ADAPTER_5P, PLASMID_UPSTREAM_150};
+use crate::combination::{Combination, Team};
+use crate::data::{DataProcessor, Scheme, ADAPTER_5P, PLASMID_UPSTREAM_150};
 use crate::dataset::{Dataset, LengthRule, Loss};
 use crate::model::{LoadError, ModelPreset, PrixFixeConfig, PrixFixeNet};
 use crate::weights::Precision;
@@ -67,6 +68,35 @@ impl InputSpec {
                    upstream of the insert and the last 150 bp are kept. One-hot A,G,C,T (N = all zero); \
                    is_reverse = 1 for the reverse-complement strand; is_singleton = 0 at prediction time."
                 .to_string(),
+        }
+    }
+
+    /// The input specification of a model reading `processor`'s encoding of `dataset`.
+    pub fn for_processor(dataset: &Dataset, processor: &DataProcessor) -> Self {
+        let channels = processor.channel_names().into_iter().map(String::from).collect();
+        match processor.scheme() {
+            Scheme::Autosome => Self::for_dataset(dataset),
+            Scheme::Bhi => Self {
+                length: processor.seq_len(),
+                channels,
+                exact_length: false,
+                adapter_5p: String::new(),
+                plasmid_upstream: String::new(),
+                rule: "The BHI DataProcessor: the first 110 bp of the sequence as given (adapters kept); a shorter sequence is padded \
+                       with plasmid vector sequence on both sides. One-hot A,G,C,T (N = all zero); the prediction averages the sequence \
+                       and its reverse complement."
+                    .to_string(),
+            },
+            Scheme::UnlockDna => Self {
+                length: processor.seq_len(),
+                channels,
+                exact_length: false,
+                adapter_5p: String::new(),
+                plasmid_upstream: String::new(),
+                rule: "The UnlockDNA DataProcessor: 20 bp are cut at each end, the rest (at most 100 bp) is padded with N on both \
+                       sides to 100 bp and followed by its reverse complement: 200 positions, one-hot A,C,G,T,N,M."
+                    .to_string(),
+            },
         }
     }
 
@@ -251,12 +281,34 @@ pub struct Manifest {
     /// bundles made before datasets existed: `dream-yeast`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dataset: Option<Dataset>,
+    /// The Prix Fixe combination (`0_1_1_0`): whose DataProcessor + Trainer and blocks (absent
+    /// in bundles made before combinations existed: the preset's, autosome DataProcessor).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub combination: Option<Combination>,
 }
 
 impl Manifest {
     /// The dataset (`dream-yeast` when the manifest names none).
     pub fn dataset(&self) -> Dataset {
         self.dataset.clone().unwrap_or_else(Dataset::dream_yeast)
+    }
+
+    /// The combination, when the manifest names one or its preset implies it.
+    pub fn combination(&self) -> Option<Combination> {
+        self.combination.or(self.preset.map(ModelPreset::combination))
+    }
+
+    /// The DataProcessor the model reads with: the combination's (BHI, UnlockDNA) or the
+    /// dataset's.
+    ///
+    /// # Errors
+    /// [`BundleError::Inconsistent`] for a BHI / UnlockDNA DataProcessor on non-yeast data.
+    pub fn processor(&self) -> Result<DataProcessor, BundleError> {
+        let dataset = self.dataset();
+        match self.combination {
+            Some(c) => c.processor_for(&dataset).map_err(BundleError::Inconsistent),
+            None => Ok(dataset.processor()),
+        }
     }
 }
 
@@ -383,7 +435,7 @@ impl Bundle {
     /// dataset's targets.
     pub fn predictor<B: Backend>(&self, device: &B::Device) -> Result<crate::Predictor<B>, BundleError> {
         let dataset = self.manifest.dataset();
-        let processor = dataset.processor();
+        let processor = self.manifest.processor()?;
         let arch = &self.manifest.architecture;
         if self.manifest.input.length != processor.seq_len() || arch.seq_len != processor.seq_len() {
             return Err(BundleError::Inconsistent(format!(
@@ -472,8 +524,39 @@ impl Bundle {
             },
             provenance,
             dataset: Some(dataset.clone()),
+            combination: None,
         };
         Ok(Self { manifest, weights })
+    }
+
+    /// Records the Prix Fixe combination the model is (its DataProcessor then reads the input;
+    /// the input and output specifications follow it).
+    ///
+    /// # Errors
+    /// [`BundleError::Inconsistent`] for a BHI / UnlockDNA DataProcessor on non-yeast data.
+    pub fn set_combination(&mut self, combination: Combination) -> Result<(), BundleError> {
+        let m = &mut self.manifest;
+        m.combination = Some(combination);
+        let dataset = m.dataset();
+        let processor = m.processor()?;
+        m.input = InputSpec::for_processor(&dataset, &processor);
+        if combination.trainer != Team::Autosome {
+            m.output.bins = 0;
+            m.output.range = [f32::MIN, f32::MAX];
+            m.output.meaning = format!(
+                "expression on the {} Trainer's standardised target scale (z-score of the sorting bin), mean of the sequence and its reverse complement",
+                combination.trainer.display_name()
+            );
+            m.output.units = vec!["standardised expression (z-score)".into()];
+        } else if combination.final_block == Team::Bhi && m.output.bins > 0 {
+            m.output.bins = 0;
+            m.output.range = [f32::MIN, f32::MAX];
+            m.output.meaning = "expression bin (0-17 training scale) regressed by the BHI Final Layers Block, mean of both strands".into();
+        }
+        if combination.preset().is_none() {
+            m.preset = None;
+        }
+        Ok(())
     }
 
     /// The manifest as pretty JSON.

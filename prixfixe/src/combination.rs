@@ -283,6 +283,52 @@ impl Combination {
         PrixFixeConfig { seq_len: l, in_channels: c, first, core, final_block }
     }
 
+    /// The DataProcessor for `dataset`: the dataset's own (autosome DataProcessor: the DREAM
+    /// window or the benchmark's exact length) for the autosome Trainer; the BHI or UnlockDNA one,
+    /// which read DREAM yeast sequences only, otherwise.
+    ///
+    /// # Errors
+    /// When a BHI or UnlockDNA DataProcessor is asked for another dataset.
+    pub fn processor_for(&self, dataset: &crate::dataset::Dataset) -> Result<DataProcessor, String> {
+        match self.trainer {
+            Team::Autosome => Ok(dataset.processor()),
+            t if dataset.length == crate::dataset::LengthRule::DreamPlasmid => Ok(DataProcessor::for_scheme(t.scheme())),
+            t => Err(format!(
+                "the {} DataProcessor reads DREAM yeast promoter sequences only; dataset {} has {}-bp sequences (use the autosome DataProcessor + Trainer, first digit 0)",
+                t.display_name(),
+                dataset.name,
+                dataset.processor().seq_len()
+            )),
+        }
+    }
+
+    /// The block configuration for `dataset` (its DataProcessor, [`Combination::processor_for`];
+    /// the autosome Final Layers Block as the dataset's loss says: soft bins or one regression
+    /// head per target).
+    ///
+    /// # Errors
+    /// The compatibility rule's reason; a BHI / UnlockDNA DataProcessor on non-yeast data; a BHI
+    /// or UnlockDNA Final Layers Block (one output) on a dataset with several targets.
+    pub fn config_for_dataset(&self, dataset: &crate::dataset::Dataset, wiring: Wiring) -> Result<PrixFixeConfig, String> {
+        self.check().map_err(|e| format!("combination {self} cannot be trained: {}", e.reason()))?;
+        let processor = self.processor_for(dataset)?;
+        if self.final_block != Team::Autosome && dataset.targets.len() != 1 {
+            return Err(format!(
+                "the {} Final Layers Block predicts one value but dataset {} has {} targets (use the autosome Final Layers Block, last digit 0)",
+                self.final_block.display_name(),
+                dataset.name,
+                dataset.targets.len()
+            ));
+        }
+        let autosome_final = match dataset.loss {
+            crate::dataset::Loss::SoftBins => FinalBlockConfig::soft_bins(0),
+            crate::dataset::Loss::Mse => FinalBlockConfig::regression(0, dataset.targets.len()),
+        };
+        let cfg = self.config_for(&processor, autosome_final, wiring);
+        cfg.validate().map_err(|e| format!("combination {self}: {e}"))?;
+        Ok(cfg)
+    }
+
     /// "First: BHI · Core: autosome.org · Final: autosome.org · DataProcessor + Trainer:
     /// autosome.org" — the model card's line.
     pub fn describe(&self) -> String {

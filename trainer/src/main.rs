@@ -4,6 +4,7 @@
 //! (burn-flex) is the default; `--device cuda` / `wgpu` need the `cuda` / `wgpu` cargo features.
 
 mod bench;
+mod combos;
 mod cv;
 mod inference;
 mod interpret;
@@ -194,6 +195,9 @@ enum Command {
     },
     /// Training / inference throughput of the models on this machine (random data, sequences/s).
     Bench(bench::BenchArgs),
+    /// The 81 Prix Fixe combinations (DP+Trainer_First_Core_Final, 0 autosome, 1 BHI,
+    /// 2 UnlockDNA) with whether each is compatible and why not.
+    Combos(combos::CombosArgs),
 }
 
 /// One sequence, given inline or as a record of a file (`dream ism`, `dream tile`).
@@ -248,6 +252,7 @@ fn main() -> ExitCode {
             _ => Err(anyhow::anyhow!("give --data, or --test with --labels")),
         },
         Command::Bench(args) => bench::run(args),
+        Command::Combos(args) => combos::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -182,3 +182,43 @@ fn ragged_tsv_ism_from_a_file_and_out_of_range_expression() {
     assert!(err.contains("1 expression values lie outside 0-17 (first at line 2)"), "{err}");
     assert!(!dir.path().join("o").exists(), "--dry-run wrote files");
 }
+
+/// `dream combos --json` lists the 81 combinations; its verdicts agree with the published code's
+/// compatibility run (PRIXFIXE-MODULES.md §6; tests/fixtures/modules/compat_matrix.json).
+#[test]
+fn combos_agree_with_compat_matrix() {
+    let (ok, stdout, stderr) = dream(&["combos", "--json"]);
+    assert!(ok, "{stderr}");
+    let ours: Vec<serde_json::Value> = serde_json::from_str(&stdout).unwrap();
+    let m = json(&root().join("tests/fixtures/modules/compat_matrix.json"));
+    let published = m["results"]["k10s1+oh"].as_array().unwrap();
+    assert_eq!(ours.len(), 81);
+    let digit = |t: &serde_json::Value| match t.as_str().unwrap() {
+        "autosome" => '0',
+        "bhi" => '1',
+        _ => '2',
+    };
+    for (row, p) in ours.iter().zip(published) {
+        let code: String = [digit(&p["dp_trainer"]), digit(&p["first"]), digit(&p["core"]), digit(&p["final"])]
+            .iter()
+            .map(char::to_string)
+            .collect::<Vec<_>>()
+            .join("_");
+        assert_eq!(row["code"], code.as_str());
+        let compatible = p["status"] == "ok";
+        assert_eq!(row["compatible"], compatible, "{code}");
+        assert_eq!(row["reason"].is_null(), compatible, "{code}");
+        if !compatible {
+            let r = row["reason"].as_str().unwrap();
+            assert!(r.starts_with(if digit(&p["dp_trainer"]) == '2' { "R1" } else { "R2" }), "{code}: {r}");
+        }
+    }
+    assert_eq!(ours.iter().filter(|r| r["compatible"] == true).count(), 45);
+    let rnn = ours.iter().find(|r| r["code"] == "0_1_1_0").unwrap();
+    assert_eq!((rnn["preset"].as_str(), rnn["parameters"].as_u64()), (Some("dream-rnn"), Some(4_130_578)));
+    // The table form says the same in words.
+    let (ok, table, _) = dream(&["combos"]);
+    assert!(ok);
+    assert!(table.lines().any(|l| l.contains("0_1_1_0") && l.contains("yes") && l.contains("DREAM-RNN")), "{table}");
+    assert!(table.lines().any(|l| l.contains("2_0_0_0") && l.contains("R1")), "{table}");
+}
