@@ -5,6 +5,7 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
+use prixfixe::combination::{Combination, Wiring};
 use prixfixe::bundle::{sha256_hex, Bundle, DataFile, Manifest, Provenance};
 use prixfixe::dataset::{Dataset, LengthRule, Loss};
 use prixfixe::model::{ModelPreset, PrixFixeConfig};
@@ -142,12 +143,29 @@ pub fn title_of(preset: ModelPreset, dataset: &Dataset) -> String {
     }
 }
 
-/// Bundle of a PyTorch `state_dict` (safetensors, reference key names) of a DREAM model built
-/// for `dataset` (yeast: the DREAM notebook's model; `deepstarr` / `lentimpra`: the benchmark
-/// packages' models, PRIXFIXE-MODULES.md §7).
-pub fn import_torch(arch: ModelPreset, dataset: &Dataset, weights: &Path, name: &str, precision: Precision, notes: Option<String>) -> Result<Bundle> {
-    let config = dataset.model_config(arch);
-    let model = load_model(&config, weights)?;
+/// Bundle of a PyTorch `state_dict` (safetensors, reference key names) of any compatible Prix
+/// Fixe combination built for `dataset` (yeast: the DREAM notebooks' wiring; `deepstarr` /
+/// `lentimpra`: the benchmark packages' models, PRIXFIXE-MODULES.md §5, §7). The bundle records
+/// the combination, so its own DataProcessor reads the input.
+pub fn import_torch(combination: Combination, dataset: &Dataset, weights: &Path, name: &str, precision: Precision, notes: Option<String>) -> Result<Bundle> {
+    if weights.extension().is_some_and(|e| e == "pth" || e == "pt") {
+        bail!(
+            "{}: reading torch.save (.pth/.pt) files is not available yet; give the state_dict as safetensors (reference key names)",
+            weights.display()
+        );
+    }
+    let config = match combination.preset() {
+        Some(p) => dataset.model_config(p),
+        None => {
+            let bytes = std::fs::read(weights).with_context(|| format!("reading {}", weights.display()))?;
+            let st = safetensors::SafeTensors::deserialize(&bytes).map_err(|e| anyhow::anyhow!("{}: not a safetensors file: {e}", weights.display()))?;
+            let tensors = st.tensors();
+            let wiring = Wiring::from_state_dict(tensors.iter().map(|(k, v)| (k.as_str(), v.shape())));
+            combination.config_for_dataset(dataset, wiring).map_err(anyhow::Error::msg)?
+        }
+    };
+    let model = load_model(&config, weights)
+        .with_context(|| format!("as combination {combination} ({})", combination.describe()))?;
     let provenance = Provenance {
         source: "imported".into(),
         source_weights: Some(file_ref(&weights.display().to_string())),
@@ -156,7 +174,14 @@ pub fn import_torch(arch: ModelPreset, dataset: &Dataset, weights: &Path, name: 
         notes,
         ..Default::default()
     };
-    Ok(Bundle::from_model(&model, config, dataset, name, &title_of(arch, dataset), precision, provenance)?)
+    let title = match combination.preset() {
+        Some(p) => title_of(p, dataset),
+        None if dataset.name == "dream-yeast" => format!("Prix Fixe {combination}"),
+        None => format!("Prix Fixe {combination} ({})", dataset.name),
+    };
+    let mut bundle = Bundle::from_model(&model, config, dataset, name, &title, precision, provenance)?;
+    bundle.set_combination(combination)?;
+    Ok(bundle)
 }
 
 fn fmt_opt(v: Option<f64>, digits: usize) -> String {
@@ -171,13 +196,16 @@ pub fn model_card(m: &Manifest) -> String {
         Some(ModelPreset::DreamCnn) => "DREAM-CNN: BHI dual-kernel First Layers Block, EfficientNet-style Core Layers Block (autosome.org), autosome.org Final Layers Block",
         Some(ModelPreset::DreamRnn) => "DREAM-RNN: BHI dual-kernel First Layers Block, BHI bidirectional-LSTM Core Layers Block, autosome.org Final Layers Block",
         Some(ModelPreset::DreamAttn) => "DREAM-Attn: autosome.org First Layers Block, UnlockDNA Conformer Core Layers Block, autosome.org Final Layers Block",
-        None => "a custom Prix Fixe combination (see model.json `architecture`)",
+        None => "a Prix Fixe combination of the three teams' blocks (see model.json `architecture`)",
     };
     s += &format!(
         "**What it is.** A DREAM-optimized sequence-to-expression model from the Random Promoter DREAM Challenge 2022 \
          (Rafi et al., Prix Fixe framework): {arch}; {} trainable parameters.\n\n",
         m.parameters
     );
+    if let Some(c) = m.combination() {
+        s += &format!("**Combination.** `{c}` (#{} of the paper's 81): {}.\n\n", c.number(), c.describe());
+    }
     let dataset = m.dataset();
     let yeast = dataset.length == LengthRule::DreamPlasmid;
     if yeast {

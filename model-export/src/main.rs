@@ -4,8 +4,9 @@
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use anyhow::{bail, Result};
+use anyhow::{bail, Context, Result};
 use clap::{Parser, Subcommand, ValueEnum};
+use prixfixe::combination::Combination;
 use prixfixe::bundle::Bundle;
 use prixfixe::model::ModelPreset;
 use prixfixe::weights::Precision;
@@ -84,11 +85,17 @@ enum Command {
         #[command(flatten)]
         out: OutArgs,
     },
-    /// Bundle a PyTorch state_dict (safetensors, reference key names) of a DREAM model.
+    /// Bundle a PyTorch state_dict (safetensors, reference key names) of a DREAM model or of any
+    /// compatible Prix Fixe combination.
     ImportTorch {
-        /// dream-cnn, dream-rnn or dream-attn.
-        #[arg(long, value_parser = parse_preset)]
-        arch: ModelPreset,
+        /// dream-cnn, dream-rnn or dream-attn (= --combo 0_1_0_0, 0_1_1_0, 0_0_2_0).
+        #[arg(long, value_parser = parse_preset, conflicts_with = "combo")]
+        arch: Option<ModelPreset>,
+        /// The combination as the official record names its directories: DP/Trainer_First_Core_Final,
+        /// 0 autosome, 1 BHI, 2 UnlockDNA (e.g. 1_1_0_1). Default: read from the weights' path
+        /// (…/1_1_0_1/model_best.safetensors).
+        #[arg(long)]
+        combo: Option<String>,
         /// The dataset the model was built for: dream-yeast (default), deepstarr, lentimpra, or a
         /// dataset description file (JSON).
         #[arg(long, default_value = "dream-yeast")]
@@ -154,10 +161,20 @@ fn run(cli: Cli) -> Result<()> {
             let name = out.check()?;
             out.write(&model_export::bundle_from_run(&from, &name, out.precision.into(), scores.as_deref(), out.notes.clone())?)?;
         }
-        Command::ImportTorch { arch, dataset, weights, out } => {
+        Command::ImportTorch { arch, combo, dataset, weights, out } => {
+            let combination = match (arch, combo) {
+                (Some(p), _) => p.combination(),
+                (None, Some(c)) => c.parse::<Combination>().map_err(|e| anyhow::anyhow!("--combo: {e}"))?,
+                (None, None) => Combination::from_path(&weights).with_context(|| {
+                    format!("--weights {}: no combination in its path (like 0_1_1_0/model_best.pth); give --combo or --arch", weights.display())
+                })?,
+            };
+            if let Err(e) = combination.check() {
+                bail!("--combo {combination}: this combination cannot be built: {}", e.reason());
+            }
             let dataset = prixfixe::dataset::Dataset::load(&dataset).map_err(anyhow::Error::msg)?;
             let name = out.check()?;
-            out.write(&model_export::import_torch(arch, &dataset, &weights, &name, out.precision.into(), out.notes.clone())?)?;
+            out.write(&model_export::import_torch(combination, &dataset, &weights, &name, out.precision.into(), out.notes.clone())?)?;
         }
         Command::Check { bundle } => {
             let b = Bundle::read(&bundle)?;

@@ -142,6 +142,32 @@ impl Default for Wiring {
     }
 }
 
+impl Wiring {
+    /// The wiring a PyTorch `state_dict` was built with, read from its tensor names and shapes
+    /// (`first.kmer_dense.weight` gives the UnlockDNA First width, the highest `core.blocks.{i}`
+    /// the number of conformer layers); defaults where it says nothing.
+    pub fn from_state_dict<'a>(tensors: impl IntoIterator<Item = (&'a str, &'a [usize])>) -> Self {
+        let mut w = Self::default();
+        let mut layers = None::<usize>;
+        let mut width = None;
+        for (key, shape) in tensors {
+            if key == "first.kmer_dense.weight" {
+                width = shape.first().copied();
+            }
+            if let Some(i) = key.strip_prefix("core.blocks.").and_then(|r| r.split('.').next()).and_then(|i| i.parse::<usize>().ok()) {
+                layers = Some(layers.map_or(i + 1, |l| l.max(i + 1)));
+            }
+        }
+        if let Some(d) = width {
+            w.unlockdna_width = d;
+        }
+        if let Some(l) = layers {
+            w.conformer_layers = l;
+        }
+        w
+    }
+}
+
 impl Combination {
     /// DREAM-CNN: autosome DP/Trainer, BHI First, autosome Core, autosome Final (#4).
     pub const DREAM_CNN: Self = Self::new(Team::Autosome, Team::Bhi, Team::Autosome, Team::Autosome);

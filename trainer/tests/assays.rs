@@ -45,7 +45,7 @@ fn imported_human_fixture_predicts_as_the_reference() {
     let weights = root().join("tests/fixtures/human_dream_cnn_weights.safetensors");
     // What `model-export import-torch --arch dream-cnn --dataset lentimpra` runs.
     let dataset = prixfixe::dataset::Dataset::load("lentimpra").unwrap();
-    let b = model_export::import_torch(prixfixe::model::ModelPreset::DreamCnn, &dataset, &weights, "human-cnn", prixfixe::weights::Precision::F32, None).unwrap();
+    let b = model_export::import_torch(prixfixe::model::ModelPreset::DreamCnn.combination(), &dataset, &weights, "human-cnn", prixfixe::weights::Precision::F32, None).unwrap();
     model_export::write_bundle(&b, &bundle).unwrap();
     let manifest: serde_json::Value = serde_json::from_slice(&std::fs::read(bundle.join("model.json")).unwrap()).unwrap();
     assert_eq!(manifest["input"]["length"], 230);

@@ -57,7 +57,7 @@ fn predict_with_an_imported_bundle_reproduces_golden_pred_avg() {
         std::fs::write(&input, lines).unwrap();
         let preset: prixfixe::model::ModelPreset = arch.parse().unwrap();
         let weights = root().join(format!("tests/fixtures/{m}_weights.safetensors"));
-        let bundle = model_export::import_torch(preset, &prixfixe::dataset::Dataset::dream_yeast(), &weights, m, prixfixe::weights::Precision::F32, None).unwrap();
+        let bundle = model_export::import_torch(preset.combination(), &prixfixe::dataset::Dataset::dream_yeast(), &weights, m, prixfixe::weights::Precision::F32, None).unwrap();
         let bdir = dir.path().join(format!("bundle-{m}"));
         model_export::write_bundle(&bundle, &bdir).unwrap();
         let output = dir.path().join(format!("{m}.tsv"));
@@ -221,4 +221,47 @@ fn combos_agree_with_compat_matrix() {
     assert!(ok);
     assert!(table.lines().any(|l| l.contains("0_1_1_0") && l.contains("yes") && l.contains("DREAM-RNN")), "{table}");
     assert!(table.lines().any(|l| l.contains("2_0_0_0") && l.contains("R1")), "{table}");
+}
+
+/// Any compatible combination imports from its state_dict and `dream predict` runs it with its
+/// own DataProcessor and Predictor: #32 (BHI DataProcessor + Trainer, BHI First, autosome Core,
+/// BHI Final; BHIPredictor = mean of the sequence and its flip) and #81 (all UnlockDNA; the
+/// width and layer count read from the weights) reproduce the reference's predictions.
+#[test]
+fn predict_with_imported_combinations_reproduces_the_reference() {
+    let dir = tempfile::tempdir().unwrap();
+    for (code, fixture, field, want_key) in [
+        ("1_1_0_1", "bfirst_acore_bfinal", "padded110", "pred_avg"),
+        ("2_2_2_2", "ufirst_ucore_ufinal", "raw", "expression"),
+    ] {
+        let io = json(&root().join(format!("tests/fixtures/modules/{fixture}_io.json")));
+        let lines: String = io["sequences"].as_array().unwrap().iter().map(|s| format!("{}\n", s[field].as_str().unwrap())).collect();
+        let input = dir.path().join(format!("{code}.txt"));
+        std::fs::write(&input, lines).unwrap();
+        let weights = root().join(format!("tests/fixtures/modules/{fixture}_weights.safetensors"));
+        let combo: prixfixe::combination::Combination = code.parse().unwrap();
+        let bundle = model_export::import_torch(combo, &prixfixe::dataset::Dataset::dream_yeast(), &weights, code, prixfixe::weights::Precision::F32, None).unwrap();
+        assert_eq!(bundle.manifest.combination, Some(combo));
+        assert!(model_export::model_card(&bundle.manifest).contains(&format!("`{code}`")));
+        let bdir = dir.path().join(format!("bundle-{code}"));
+        model_export::write_bundle(&bundle, &bdir).unwrap();
+        let output = dir.path().join(format!("{code}.tsv"));
+        let (ok, _, err) = dream(&["predict", "--model", bdir.to_str().unwrap(), "--input", input.to_str().unwrap(), "--output", output.to_str().unwrap()]);
+        assert!(ok, "{code}: {err}");
+        let text = std::fs::read_to_string(&output).unwrap();
+        let got: Vec<f64> = text.lines().skip(1).map(|l| l.rsplit('\t').next().unwrap().parse().unwrap()).collect();
+        let want: Vec<f64> = io[want_key].as_array().unwrap().iter().map(|v| v.as_f64().unwrap()).collect();
+        assert_eq!(got.len(), want.len(), "{code}");
+        for (g, w) in got.iter().zip(&want) {
+            assert!((g - w).abs() <= 1e-4, "{code}: {g} vs {w}");
+        }
+    }
+    // An incompatible combination and a BHI DataProcessor on another assay are refused.
+    let weights = root().join("tests/fixtures/modules/bfirst_acore_bfinal_weights.safetensors");
+    let yeast = prixfixe::dataset::Dataset::dream_yeast();
+    let e = model_export::import_torch("0_0_0_2".parse().unwrap(), &yeast, &weights, "x", prixfixe::weights::Precision::F32, None).unwrap_err();
+    assert!(format!("{e:#}").contains("R2"), "{e:#}");
+    let dros = prixfixe::dataset::Dataset::deepstarr();
+    let e = model_export::import_torch("1_1_0_1".parse().unwrap(), &dros, &weights, "x", prixfixe::weights::Precision::F32, None).unwrap_err();
+    assert!(format!("{e:#}").contains("DREAM yeast promoter sequences only"), "{e:#}");
 }
