@@ -119,8 +119,17 @@ pub fn bundle_from_run(from: &Path, name: &str, precision: Precision, scores: Op
         date: Some(now_utc()),
         notes,
     };
-    let title = preset.map_or_else(|| name.to_string(), |p| title_of(p, &dataset));
-    Ok(Bundle::from_model(&model, run.model, &dataset, name, &title, precision, provenance)?)
+    let title = match (preset, run.combination) {
+        (Some(p), _) => title_of(p, &dataset),
+        (None, Some(c)) if dataset.name == "dream-yeast" => format!("Prix Fixe {c}"),
+        (None, Some(c)) => format!("Prix Fixe {c} ({})", dataset.name),
+        (None, None) => name.to_string(),
+    };
+    let mut bundle = Bundle::from_model(&model, run.model, &dataset, name, &title, precision, provenance)?;
+    if let Some(c) = run.combination {
+        bundle.set_combination(c)?;
+    }
+    Ok(bundle)
 }
 
 fn read_scores(path: &Path) -> Result<serde_json::Value> {

@@ -33,6 +33,9 @@ pub struct RunConfig {
     /// The dataset (absent in runs made before datasets existed: `dream-yeast`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dataset: Option<crate::dataset::Dataset>,
+    /// The Prix Fixe combination (absent in runs made before combinations existed: the preset's).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub combination: Option<crate::combination::Combination>,
 }
 
 impl RunConfig {

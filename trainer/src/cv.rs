@@ -223,7 +223,12 @@ fn cross_validate<B: AutodiffBackend>(args: CvArgs, device: B::Device) -> Result
             let val_rows: Vec<usize> = rest.iter().copied().filter(|i| &inner[i] == val).collect();
             let run_dir = test_dir.join(format!("val-{}", slug(val)));
             let train_args = TrainArgs {
-                model: args.model,
+                model: Some(args.model),
+                combo: None,
+                recipe: None,
+                first: None,
+                core: None,
+                final_block: None,
                 dataset: args.dataset.clone(),
                 train: args.data.first().cloned().unwrap_or_default(),
                 val: None,

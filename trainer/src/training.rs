@@ -18,7 +18,9 @@ use indicatif::{ProgressBar, ProgressStyle};
 use prixfixe::dataset::{Dataset, LabelledTable, Loss, Selection, SplitRole};
 use prixfixe::metrics::{mse, pearson, spearman};
 use prixfixe::model::{ModelPreset, PrixFixeNet};
-use prixfixe::training::{kl_loss, mse_loss, CyclicAdamW, OneCycle, SharedBeta1, Shuffler, TrainingSet};
+use prixfixe::blocks::BlockLoss;
+use prixfixe::combination::{Combination, Team, Wiring};
+use prixfixe::training::{huber_loss, kl_loss, mse_loss, CyclicAdamW, OneCycle, SharedBeta1, Shuffler, TrainingSet};
 use prixfixe::weights::Precision;
 use prixfixe::DataProcessor;
 use serde::{Deserialize, Serialize};
@@ -33,9 +35,31 @@ fn default_dataset() -> String {
 /// Arguments of `dream train`.
 #[derive(clap::Args, Debug, Clone, Serialize, Deserialize)]
 pub struct TrainArgs {
-    /// dream-cnn, dream-rnn or dream-attn.
-    #[arg(long, value_parser = crate::parse_preset)]
-    pub model: ModelPreset,
+    /// dream-cnn, dream-rnn or dream-attn (= --combo 0_1_0_0, 0_1_1_0, 0_0_2_0).
+    #[arg(long, value_parser = crate::parse_preset, required_unless_present_any = ["combo", "first"], conflicts_with_all = ["combo", "first"])]
+    pub model: Option<ModelPreset>,
+    /// A Prix Fixe combination: DP/Trainer_First_Core_Final, each 0 (autosome), 1 (BHI) or
+    /// 2 (UnlockDNA), e.g. 0_1_1_0 (= DREAM-RNN); `dream combos` lists the 45 compatible ones.
+    #[arg(long, conflicts_with = "first")]
+    #[serde(default)]
+    pub combo: Option<String>,
+    /// The combination by name: DataProcessor + Trainer (with --first, --core, --final):
+    /// autosome, bhi or unlockdna.
+    #[arg(long, default_value = "autosome", requires_all = ["first", "core", "final_block"])]
+    #[serde(default)]
+    pub recipe: Option<String>,
+    /// First Layers Block: autosome, bhi or unlockdna.
+    #[arg(long, requires_all = ["core", "final_block"])]
+    #[serde(default)]
+    pub first: Option<String>,
+    /// Core Layers Block: autosome, bhi or unlockdna.
+    #[arg(long, requires = "first")]
+    #[serde(default)]
+    pub core: Option<String>,
+    /// Final Layers Block: autosome, bhi or unlockdna.
+    #[arg(long = "final", requires = "first")]
+    #[serde(default)]
+    pub final_block: Option<String>,
     /// The dataset: dream-yeast (default; sequence<TAB>expression, DREAM challenge format),
     /// deepstarr (Drosophila STARR-seq), lentimpra (human lentiMPRA), or a dataset description
     /// file (JSON; see README "Your own data").
@@ -344,11 +368,12 @@ fn validate<B: Backend>(
     (mean(|t| t.pearson_r), mean(|t| t.spearman_rho), mean(|t| t.mse), tasks)
 }
 
-fn write_metrics(out: &Path, history: &[EpochMetrics], loss: Loss) -> Result<()> {
+fn write_metrics(out: &Path, history: &[EpochMetrics], loss: BlockLoss) -> Result<()> {
     // Wall time goes to its own file so that metrics.csv of a resumed run equals an uninterrupted one.
     let loss_col = match loss {
-        Loss::SoftBins => "train_kl",
-        Loss::Mse => "train_mse",
+        BlockLoss::SoftBins => "train_kl",
+        BlockLoss::Mse => "train_mse",
+        BlockLoss::Huber => "train_huber",
     };
     let per_task = history.first().is_some_and(|m| m.tasks.len() > 1);
     let mut csv = format!("epoch,steps,{loss_col},val_pearson_r,val_spearman_rho,val_mse");
@@ -385,7 +410,14 @@ fn plot_curves(path: &Path, history: &[EpochMetrics], loss_col: &str) -> Result<
     let n = history.len().max(1) as f64;
     let kl_max = history.iter().map(|m| m.train_kl).fold(0.0, f64::max).max(1e-3) * 1.1;
     let mut c = ChartBuilder::on(&left)
-        .caption(if loss_col == "train_kl" { "training KL divergence" } else { "training MSE (summed over tasks)" }, ("sans-serif", 16))
+        .caption(
+            match loss_col {
+                "train_kl" => "training KL divergence",
+                "train_huber" => "training Huber loss (δ = 1)",
+                _ => "training MSE (summed over tasks)",
+            },
+            ("sans-serif", 16),
+        )
         .margin(10)
         .x_label_area_size(30)
         .y_label_area_size(45)
@@ -503,13 +535,68 @@ impl TrainArgs {
         Settings {
             epochs: self.epochs.or(dataset.defaults.epochs).unwrap_or(80),
             batch_size: self.batch_size.or(dataset.defaults.batch_size).unwrap_or(1024),
-            lr: self.lr.unwrap_or_else(|| dataset.default_lr(self.model)),
+            lr: self.lr.unwrap_or_else(|| self.default_lr(dataset)),
+        }
+    }
+
+    /// The combination the flags name (`--model`, `--combo` or `--recipe/--first/--core/--final`).
+    ///
+    /// # Errors
+    /// An unreadable code or team name.
+    pub fn combination(&self) -> Result<Combination> {
+        if let Some(p) = self.model {
+            return Ok(p.combination());
+        }
+        if let Some(c) = &self.combo {
+            return c.parse().map_err(|e: String| anyhow::anyhow!("--combo: {e}"));
+        }
+        let team = |flag: &str, v: &Option<String>| -> Result<Team> {
+            v.as_deref().unwrap_or("autosome").parse().map_err(|e: String| anyhow::anyhow!("--{flag}: {e}"))
+        };
+        Ok(Combination::new(team("recipe", &self.recipe)?, team("first", &self.first)?, team("core", &self.core)?, team("final", &self.final_block)?))
+    }
+
+    /// The default peak learning rate: the preset's on the dataset, else the autosome Trainer's
+    /// 0.005, or 0.001 with the UnlockDNA Core Layers Block (as DREAM-Attn).
+    fn default_lr(&self, dataset: &Dataset) -> f64 {
+        let preset = self.combination().ok().map(|c| c.preset().unwrap_or(if c.core == Team::UnlockDna { ModelPreset::DreamAttn } else { ModelPreset::DreamCnn }));
+        dataset.default_lr(preset.unwrap_or(ModelPreset::DreamCnn))
+    }
+
+    /// The block configuration of the run, on `dataset`.
+    ///
+    /// # Errors
+    /// An incompatible combination (with the rule's reason), one whose Trainer is not available
+    /// yet, or one that does not fit the dataset.
+    pub fn model_config(&self, dataset: &Dataset) -> Result<prixfixe::PrixFixeConfig> {
+        let c = self.combination()?;
+        if let Err(e) = c.check() {
+            bail!("combination {c} cannot be trained: {}", e.reason());
+        }
+        if c.trainer != Team::Autosome {
+            bail!(
+                "combination {c}: `dream train` runs the autosome DataProcessor + Trainer (first digit 0) so far; the {} Trainer is not available yet (its modules, DataProcessor and schedule are in prixfixe, see README \"Prix Fixe combinations\")",
+                c.trainer.display_name()
+            );
+        }
+        match c.preset() {
+            Some(p) => Ok(dataset.model_config(p)),
+            None => c.config_for_dataset(dataset, Wiring::default()).map_err(anyhow::Error::msg),
+        }
+    }
+
+    /// "DREAM-RNN" or "Prix Fixe 0_2_0_1".
+    pub fn model_name(&self) -> String {
+        match self.combination() {
+            Ok(c) => c.preset().map_or_else(|| format!("Prix Fixe {c}"), |p| p.display_name().to_string()),
+            Err(_) => "?".into(),
         }
     }
 
     /// Refuses bad numbers, and an output directory that holds another run (or, with
     /// `--resume`, a run made with other settings).
     pub fn check(&self, dataset: &Dataset) -> Result<()> {
+        self.model_config(dataset)?;
         let s = self.settings(dataset);
         if s.batch_size == 0 || s.epochs == 0 || self.steps_per_epoch == Some(0) {
             bail!("--batch-size, --epochs and --steps-per-epoch must be positive");
@@ -525,7 +612,7 @@ impl TrainArgs {
             .with_context(|| format!("{}: unreadable run config", cfg_path.display()))?;
             let before: TrainArgs = serde_json::from_value(saved.training["args"].clone())
                 .with_context(|| format!("{}: no training arguments recorded", cfg_path.display()))?;
-            let same = before.model == self.model
+            let same = before.combination().ok() == self.combination().ok()
                 && saved.dataset() == *dataset
                 && before.train == self.train
                 && before.val == self.val
@@ -536,7 +623,7 @@ impl TrainArgs {
                 && before.skip_missing_targets == self.skip_missing_targets;
             if !same {
                 bail!(
-                    "--resume: {} was trained with different settings ({}); resume with the same --model, --dataset, --train, --val, --val-fraction, --epochs, --batch-size, --lr, --steps-per-epoch, --seed and --skip-missing-targets, or use a new --out",
+                    "--resume: {} was trained with different settings ({}); resume with the same --model/--combo, --dataset, --train, --val, --val-fraction, --epochs, --batch-size, --lr, --steps-per-epoch, --seed and --skip-missing-targets, or use a new --out",
                     self.out.display(),
                     serde_json::to_string(&saved.training["args"]).unwrap_or_default()
                 );
@@ -565,7 +652,7 @@ fn train<B: AutodiffBackend>(args: TrainArgs, device: B::Device) -> Result<()> {
     }
     eprintln!(
         "{} on {}: {} training rows ({} samples{}), {} validation rows; loaded in {:.1} s",
-        args.model.display_name(),
+        args.model_name(),
         dataset.name,
         train_set.len(),
         train_set.samples(),
@@ -626,12 +713,14 @@ pub fn fit<B: AutodiffBackend>(
     device: B::Device,
 ) -> Result<FitOutcome> {
     let processor = dataset.processor();
-    let config = dataset.model_config(args.model);
+    let config = args.model_config(dataset)?;
+    let combination = args.combination()?;
     let settings = args.settings(dataset);
     let names = dataset.output_names();
     std::fs::create_dir_all(&args.out).with_context(|| format!("creating {}", args.out.display()))?;
     let run_cfg = RunConfig {
-        preset: Some(args.model),
+        preset: combination.preset(),
+        combination: Some(combination),
         model: config.clone(),
         training: serde_json::json!({ "args": args, "train_rows": train_set.len(), "val_rows": val_set.len(), "settings": {
             "epochs": settings.epochs, "batch_size": settings.batch_size, "lr": settings.lr }, "extra": extra }),
@@ -649,6 +738,10 @@ pub fn fit<B: AutodiffBackend>(
     B::seed(&device, args.seed);
     let mut model = config.init::<B>(&device)?;
     let head = model.head();
+    // The Final Layers Block decides the loss (its train_step, PRIXFIXE-MODULES.md §0): soft bins
+    // read the 18-bin targets, the regression-style blocks the values themselves.
+    let block_loss = if dataset.loss == Loss::SoftBins { config.final_block.loss() } else { BlockLoss::Mse };
+    let batch_targets = if block_loss == BlockLoss::SoftBins { Loss::SoftBins } else { Loss::Mse };
     let mut optim: Optim<B> = OptimizerAdaptor::from(CyclicAdamW::reference(beta1.clone()));
     let mut state = TrainState::default();
     if args.resume && args.out.join("checkpoint").is_dir() || args.resume && args.out.join("checkpoint.old").is_dir() {
@@ -683,11 +776,12 @@ pub fn fit<B: AutodiffBackend>(
             let s = state.step_in_epoch;
             let idx = &perm[s * batch_size..((s + 1) * batch_size).min(n)];
             B::seed(&device, mix(args.seed, 1_000_000 + state.global_step as u64));
-            let (x, y, _) = train_set.batch::<B>(&processor, dataset.loss, idx, &device);
+            let (x, y, _) = train_set.batch::<B>(&processor, batch_targets, idx, &device);
             let raw = model.forward_logits(x);
-            let loss = match dataset.loss {
-                Loss::SoftBins => kl_loss(raw, y),
-                Loss::Mse => mse_loss(head.outputs_of(raw), y),
+            let loss = match block_loss {
+                BlockLoss::SoftBins => kl_loss(raw, y),
+                BlockLoss::Mse => mse_loss(head.outputs_of(raw), y),
+                BlockLoss::Huber => huber_loss(head.outputs_of(raw), y, 1.0),
             };
             let value = loss.clone().into_data().convert::<f64>().to_vec::<f64>().map_err(|e| anyhow::anyhow!("reading the loss: {e:?}"))?[0];
             if !value.is_finite() {
@@ -733,7 +827,11 @@ pub fn fit<B: AutodiffBackend>(
             "epoch {}/{}: train {} {:.4}, val Pearson r {:.4}, Spearman ρ {:.4}, MSE {:.3}{per_task} ({:.0} s)",
             row.epoch,
             settings.epochs,
-            if dataset.loss == Loss::SoftBins { "KL" } else { "MSE" },
+            match block_loss {
+                BlockLoss::SoftBins => "KL",
+                BlockLoss::Mse => "MSE",
+                BlockLoss::Huber => "Huber",
+            },
             row.train_kl,
             r,
             rho,
@@ -768,7 +866,7 @@ pub fn fit<B: AutodiffBackend>(
         state.loss_sum = 0.0;
         state.loss_count = 0;
         state.epoch_seconds = 0.0;
-        write_metrics(&args.out, &state.history, dataset.loss)?;
+        write_metrics(&args.out, &state.history, block_loss)?;
         save_checkpoint(&args.out, &model, &optim, &state)?;
     }
     let best = state.history.iter().find(|m| Some(m.val_pearson_r) == state.best_val_r && Some(m.val_mse) == state.best_val_mse).cloned();

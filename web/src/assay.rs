@@ -33,8 +33,17 @@ impl Default for Assay {
 
 impl Assay {
     /// The assay of a bundle's manifest (its dataset; DREAM yeast for older bundles).
+    /// A combination whose Final Layers Block or Trainer is not the autosome one predicts one
+    /// value (no 18-bin distribution), on the scale its manifest states.
     pub fn of(m: &Manifest) -> Self {
-        Self::from_dataset(&m.dataset())
+        let mut a = Self::from_dataset(&m.dataset());
+        if a.soft_bins && m.output.bins == 0 {
+            a.soft_bins = false;
+            if let Some(u) = m.output.units.first().filter(|u| !u.is_empty()) {
+                a.units = vec![u.clone()];
+            }
+        }
+        a
     }
 
     /// The assay of a dataset description.
@@ -130,5 +139,19 @@ mod tests {
 
         let h = Assay::of(&manifest_of(&Dataset::lentimpra()));
         assert_eq!((h.outputs.clone(), h.exact_length), (vec!["activity".to_string()], Some(230)));
+    }
+
+    #[test]
+    fn a_bhi_trainer_combination_reads_as_one_standardised_output() {
+        let c: prixfixe::combination::Combination = "1_1_0_1".parse().unwrap();
+        let config = c.config().unwrap();
+        let model = config.init::<prixfixe::CpuBackend>(&Default::default()).unwrap();
+        let d = Dataset::dream_yeast();
+        let mut b = prixfixe::bundle::Bundle::from_model(&model, config, &d, "t", "t", prixfixe::weights::Precision::F32, Default::default()).unwrap();
+        b.set_combination(c).unwrap();
+        let a = Assay::of(&b.manifest);
+        assert!(!a.soft_bins && !a.is_yeast());
+        assert_eq!(a.labelled(0), "expression (standardised expression (z-score))");
+        assert!(!a.predictions_help().contains("bin"), "{}", a.predictions_help());
     }
 }

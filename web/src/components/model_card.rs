@@ -30,6 +30,8 @@ pub struct Card {
     pub from_file: bool,
     /// How much data the model saw, in words (per dataset).
     pub caveat: String,
+    /// The Prix Fixe combination: code and the team of each block (empty when unknown).
+    pub combination: String,
 }
 
 /// The card of a bundle's manifest.
@@ -96,6 +98,7 @@ pub fn card_of(m: &Manifest, from_file: bool) -> Card {
         notes: p.notes.clone().unwrap_or_default(),
         from_file,
         caveat: crate::assay::Assay::of(m).caveat(),
+        combination: m.combination().map(|c| format!("{c} (#{} of 81) — {}", c.number(), c.describe())).unwrap_or_default(),
     }
 }
 
@@ -108,6 +111,7 @@ pub fn ModelCard(state: State) -> impl IntoView {
                 <details class="card" data-testid="model-card">
                     <summary>{format!("Model card: {} — {} parameters, {} weights{}", c.title, c.parameters, c.precision, if c.from_file { ", loaded from your files" } else { "" })}</summary>
                     <dl>
+                        <dt>"Prix Fixe combination"</dt><dd data-testid="model-combination">{c.combination.clone()}</dd>
                         <dt>"Source"</dt><dd>{c.source.clone()}</dd>
                         <dt>"Training data"</dt><dd>{c.train.clone()}</dd>
                         <dt>"Validation"</dt><dd>{c.validation.clone()}</dd>
