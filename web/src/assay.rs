@@ -152,6 +152,7 @@ mod tests {
         let a = Assay::of(&b.manifest);
         assert!(!a.soft_bins && !a.is_yeast());
         assert_eq!(a.labelled(0), "expression (standardised expression (z-score))");
-        assert!(!a.predictions_help().contains("bin"), "{}", a.predictions_help());
+        let help = a.predictions_help();
+        assert!(help.contains("standardised") && !help.starts_with("Expected expression bin"), "{help}");
     }
 }
