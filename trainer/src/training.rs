@@ -34,13 +34,14 @@ fn default_dataset() -> String {
 
 /// Arguments of `dream train`.
 #[derive(clap::Args, Debug, Clone, Serialize, Deserialize)]
+#[command(group(clap::ArgGroup::new("architecture").required(true).args(["model", "combo", "first"])))]
 pub struct TrainArgs {
     /// dream-cnn, dream-rnn or dream-attn (= --combo 0_1_0_0, 0_1_1_0, 0_0_2_0).
-    #[arg(long, value_parser = crate::parse_preset, required_unless_present_any = ["combo", "first"], conflicts_with_all = ["combo", "first"])]
+    #[arg(long, value_parser = crate::parse_preset)]
     pub model: Option<ModelPreset>,
     /// A Prix Fixe combination: DP/Trainer_First_Core_Final, each 0 (autosome), 1 (BHI) or
     /// 2 (UnlockDNA), e.g. 0_1_1_0 (= DREAM-RNN); `dream combos` lists the 45 compatible ones.
-    #[arg(long, conflicts_with = "first")]
+    #[arg(long)]
     #[serde(default)]
     pub combo: Option<String>,
     /// The combination by name: DataProcessor + Trainer (with --first, --core, --final):

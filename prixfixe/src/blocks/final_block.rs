@@ -374,15 +374,6 @@ impl<B: Backend> FinalBlock<B> {
         }
     }
 
-    /// The loss the block trains with.
-    pub fn loss(&self) -> BlockLoss {
-        match self {
-            Self::SoftBins(_) => BlockLoss::SoftBins,
-            Self::Regression(_) | Self::ExpressionTokens(_) => BlockLoss::Mse,
-            Self::FlattenMlp(_) => BlockLoss::Huber,
-        }
-    }
-
     /// Raw output `(batch, width)`: logits (soft bins; per-position scores averaged over the
     /// length) or regression values.
     pub fn forward(&self, x: Tensor<B, 3>) -> Tensor<B, 2> {
