@@ -163,18 +163,18 @@ pub fn import_torch(combination: Combination, dataset: &Dataset, weights: &Path,
             weights.display()
         );
     }
+    let bytes = std::fs::read(weights).with_context(|| format!("reading {}", weights.display()))?;
     let config = match combination.preset() {
         Some(p) => dataset.model_config(p),
         None => {
-            let bytes = std::fs::read(weights).with_context(|| format!("reading {}", weights.display()))?;
             let st = safetensors::SafeTensors::deserialize(&bytes).map_err(|e| anyhow::anyhow!("{}: not a safetensors file: {e}", weights.display()))?;
             let tensors = st.tensors();
             let wiring = Wiring::from_state_dict(tensors.iter().map(|(k, v)| (k.as_str(), v.shape())));
             combination.config_for_dataset(dataset, wiring).map_err(anyhow::Error::msg)?
         }
     };
-    let model = load_model(&config, weights)
-        .with_context(|| format!("as combination {combination} ({})", combination.describe()))?;
+    let model = PrixFixeNet::<CpuBackend>::from_torch_safetensors(&config, &bytes, &Default::default())
+        .with_context(|| format!("loading {} as combination {combination} ({})", weights.display(), combination.describe()))?;
     let provenance = Provenance {
         source: "imported".into(),
         source_weights: Some(file_ref(&weights.display().to_string())),

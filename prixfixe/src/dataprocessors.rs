@@ -56,7 +56,8 @@ pub fn bhi_window(seq: &[u8], pad: BhiPad) -> Vec<u8> {
         return seq[..BHI_LEN].to_vec();
     }
     let k = BHI_LEN - seq.len();
-    let (left, right) = (codes(BHI_VECTOR_LEFT), codes(BHI_VECTOR_RIGHT));
+    static VECTORS: std::sync::OnceLock<(Vec<u8>, Vec<u8>)> = std::sync::OnceLock::new();
+    let (left, right) = VECTORS.get_or_init(|| (codes(BHI_VECTOR_LEFT), codes(BHI_VECTOR_RIGHT)));
     let (n_left, n_right) = match pad {
         BhiPad::Right => (0, k),
         BhiPad::Left => (k, 0),
@@ -65,11 +66,11 @@ pub fn bhi_window(seq: &[u8], pad: BhiPad) -> Vec<u8> {
     // Longer pads than the vector pieces cannot come from DREAM data (≥ 87 bp); repeat N then.
     let take_left: Vec<u8> = if n_left <= left.len() { left[left.len() - n_left..].to_vec() } else {
         let mut v = vec![CODE_N; n_left - left.len()];
-        v.extend(&left);
+        v.extend(left.iter());
         v
     };
     let take_right: Vec<u8> = if n_right <= right.len() { right[..n_right].to_vec() } else {
-        let mut v = right.clone();
+        let mut v = right.to_vec();
         v.resize(n_right, CODE_N);
         v
     };
@@ -127,9 +128,14 @@ pub struct Draws(u64);
 impl Draws {
     /// Draws for `seed` and stream `stream` (e.g. a row or a step).
     pub fn new(seed: u64, stream: u64) -> Self {
-        let mut d = Self(seed ^ stream.wrapping_mul(0xD1B5_4A32_D192_ED03));
+        let mut d = Self::from_state(seed ^ stream.wrapping_mul(0xD1B5_4A32_D192_ED03));
         d.next_u64();
         d
+    }
+
+    /// The generator in state `state` (what [`crate::training::Shuffler`] starts from).
+    pub fn from_state(state: u64) -> Self {
+        Self(state)
     }
 
     /// The next 64 random bits.

@@ -88,6 +88,14 @@ pub fn visit_conv<B: Backend, V: ParamVisitor<B>>(conv: &mut Conv1d<B>, v: &mut 
     }
 }
 
+/// Visits a Linear's `weight` (PyTorch `(out, in)`, transposed) and (if present) `bias`.
+pub fn visit_linear<B: Backend, V: ParamVisitor<B>>(l: &mut burn::nn::Linear<B>, v: &mut V, prefix: &str) {
+    v.param(&format!("{prefix}weight"), &mut l.weight, Layout::Linear);
+    if let Some(b) = l.bias.as_mut() {
+        v.param(&format!("{prefix}bias"), b, Layout::Same);
+    }
+}
+
 /// BatchNorm1d with PyTorch semantics: eps 1e-5, momentum 0.1; training normalises with the
 /// biased batch variance over `(batch, length)` and updates `running_var` with the unbiased one.
 ///

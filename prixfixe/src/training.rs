@@ -277,21 +277,17 @@ impl<B: Backend> SimpleOptimizer<B> for CyclicAdamW {
 /// Seeded, portable permutations: SplitMix64 feeding Fisher–Yates.
 #[derive(Debug, Clone)]
 pub struct Shuffler {
-    state: u64,
+    draws: crate::dataprocessors::Draws,
 }
 
 impl Shuffler {
     /// A shuffler for `seed`.
     pub fn new(seed: u64) -> Self {
-        Self { state: seed }
+        Self { draws: crate::dataprocessors::Draws::from_state(seed) }
     }
 
     fn next(&mut self) -> u64 {
-        self.state = self.state.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.state;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
+        self.draws.next_u64()
     }
 
     /// A uniformly random permutation of `0..n`.

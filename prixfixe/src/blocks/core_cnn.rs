@@ -12,8 +12,8 @@ use burn::tensor::activation::{sigmoid, silu};
 use burn::tensor::{backend::Backend, Tensor};
 use serde::{Deserialize, Serialize};
 
-use crate::nn::{conv1d_same, conv_forward, visit_conv, BatchNorm1d, ConvInit};
-use crate::weights::{Layout, ParamVisitor, VisitTorch};
+use crate::nn::{conv1d_same, conv_forward, visit_conv, visit_linear, BatchNorm1d, ConvInit};
+use crate::weights::{ParamVisitor, VisitTorch};
 
 /// Configuration of [`EfficientNetCore`]. DREAM-CNN: 320 → [128, 128, 64, 64, 64, 64],
 /// expansion 4, kernel 7, 2 filters per group, SE reduction 4.
@@ -146,12 +146,8 @@ impl<B: Backend> VisitTorch<B> for EfficientNetCore<B> {
             s.expand_bn.visit_params(v, &format!("{p}1."));
             visit_conv(&mut s.grouped, v, &format!("{p}3."));
             s.grouped_bn.visit_params(v, &format!("{p}4."));
-            for (lin, k) in [(&mut s.se_fc1, "6.fc.0."), (&mut s.se_fc2, "6.fc.2.")] {
-                v.param(&format!("{p}{k}weight"), &mut lin.weight, Layout::Linear);
-                if let Some(b) = lin.bias.as_mut() {
-                    v.param(&format!("{p}{k}bias"), b, Layout::Same);
-                }
-            }
+            visit_linear(&mut s.se_fc1, v, &format!("{p}6.fc.0."));
+            visit_linear(&mut s.se_fc2, v, &format!("{p}6.fc.2."));
             visit_conv(&mut s.project, v, &format!("{p}7."));
             s.project_bn.visit_params(v, &format!("{p}8."));
             let r = format!("{prefix}seqextractor.resize_blc{i}.");

@@ -17,8 +17,8 @@ use burn::tensor::activation::{relu, softmax};
 use burn::tensor::{backend::Backend, Tensor};
 use serde::{Deserialize, Serialize};
 
-use crate::nn::{conv1d_same, visit_conv, ConvInit};
-use crate::weights::{Layout, ParamVisitor, VisitTorch};
+use crate::nn::{conv1d_same, visit_conv, visit_linear, ConvInit};
+use crate::weights::{ParamVisitor, VisitTorch};
 
 /// Configuration of the soft-classification Final Layers Block.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -415,11 +415,7 @@ impl<B: Backend> VisitTorch<B> for FinalBlock<B> {
                 for (k, (m, l)) in h.mappers.iter_mut().zip(h.linears.iter_mut()).enumerate() {
                     let tag = if single { String::new() } else { (k + 1).to_string() };
                     visit_conv(m, v, &format!("{prefix}mapper{tag}."));
-                    let lp = format!("{prefix}linear{tag}.0.");
-                    v.param(&format!("{lp}weight"), &mut l.weight, Layout::Linear);
-                    if let Some(b) = l.bias.as_mut() {
-                        v.param(&format!("{lp}bias"), b, Layout::Same);
-                    }
+                    visit_linear(l, v, &format!("{prefix}linear{tag}.0."));
                 }
             }
             Self::FlattenMlp(h) => {
@@ -435,10 +431,3 @@ impl<B: Backend> VisitTorch<B> for FinalBlock<B> {
     }
 }
 
-/// Visits a Linear's `weight` (PyTorch `(out, in)`) and `bias`.
-pub fn visit_linear<B: Backend, V: ParamVisitor<B>>(l: &mut Linear<B>, v: &mut V, prefix: &str) {
-    v.param(&format!("{prefix}weight"), &mut l.weight, Layout::Linear);
-    if let Some(b) = l.bias.as_mut() {
-        v.param(&format!("{prefix}bias"), b, Layout::Same);
-    }
-}

@@ -245,7 +245,7 @@ impl<B: Backend> VisitTorch<B> for KmerEmbeddingBlock<B> {
         use crate::weights::Layout;
         v.param(&format!("{prefix}pos_embedding.weight"), &mut self.pos_embedding, Layout::Same);
         v.param(&format!("{prefix}strand_embedding.weight"), &mut self.strand_embedding, Layout::Same);
-        crate::blocks::final_block::visit_linear(&mut self.expression_embedding, v, &format!("{prefix}expression_embedding."));
-        crate::blocks::final_block::visit_linear(&mut self.kmer_dense, v, &format!("{prefix}kmer_dense."));
+        crate::nn::visit_linear(&mut self.expression_embedding, v, &format!("{prefix}expression_embedding."));
+        crate::nn::visit_linear(&mut self.kmer_dense, v, &format!("{prefix}kmer_dense."));
     }
 }
