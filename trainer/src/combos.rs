@@ -79,10 +79,10 @@ pub fn run(args: CombosArgs) -> Result<()> {
         );
     }
     print(&out)?;
-    let n_ok = rows.iter().filter(|r| r["compatible"].as_bool() == Some(true)).count();
     eprintln!(
-        "{n_ok} of {} compatible. Rule: (Final = UnlockDNA) ⇔ (DataProcessor + Trainer = UnlockDNA); R1 = {}; R2 = {}. Parameters: UnlockDNA First width 256, 4 conformer layers; DataProcessor inputs {} / {} / {} bp.",
-        rows.len(),
+        "{} of {} combinations compatible. Rule: (Final = UnlockDNA) ⇔ (DataProcessor + Trainer = UnlockDNA); R1 = {}; R2 = {}. Parameters: UnlockDNA First width 256, 4 conformer layers; DataProcessor inputs {} / {} / {} bp.",
+        Combination::compatible().len(),
+        Combination::all().len(),
         prixfixe::combination::Incompatibility::R1.reason().trim_start_matches("R1: "),
         prixfixe::combination::Incompatibility::R2.reason().trim_start_matches("R2: "),
         DataProcessor::dream().seq_len(),
