@@ -12,6 +12,8 @@ use prixfixe::combination::{Combination, Incompatibility, Team, Wiring};
 use prixfixe::data::{parse_bases, soft_target, codes_to_string, SequenceError};
 use prixfixe::dataprocessors::{bhi_window, unlockdna_token, BhiPad};
 use prixfixe::training::{huber_loss, masked_token_loss, mse_loss, CosineAnnealing, InverseSqrtWarmup};
+use prixfixe::blocks::BlockLoss;
+use prixfixe::trainer::{Recipe, StepInputs};
 use prixfixe::weights::{TorchLoader, VisitTorch};
 use prixfixe::{CpuBackend as B, DataProcessor, PrixFixeNet, Predictor};
 
@@ -359,4 +361,77 @@ fn parameter_counts_of_section_10() {
         assert_eq!(out.len(), 2, "{combo}");
         assert!(out.iter().all(|v| v.is_finite()), "{combo}");
     }
+}
+
+/// The DREAM training file the fixtures' DataProcessors read (`demo_train.txt`).
+fn demo_train_for(processor: &DataProcessor) -> prixfixe::dataset::LabelledTable {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../data/dream/train_demo.tsv");
+    let file = std::fs::File::open(&path).unwrap();
+    prixfixe::dataset::Dataset::dream_yeast().read_table_for(processor, None, "train_demo.tsv", file, false).unwrap()
+}
+
+#[test]
+fn bhi_trainer_step_matches_reference() {
+    // Targets are stored as f32, so the std agrees to ~1e-9 relative, not bit for bit.
+    // BHITrainer.train_step (eval mode): (Huber(model(x), y) + Huber(model(flip(x)), y)) / 2 with
+    // y = (bin − 11) / std of the training file.
+    let combo: Combination = "1_1_0_1".parse().unwrap();
+    let model = load_model(combo, Wiring::default(), "bfirst_acore_bfinal_weights.safetensors");
+    let g = tensors("bfirst_acore_bfinal_io.safetensors");
+    let table = demo_train_for(&combo.processor());
+    assert_eq!(table.len(), 6370);
+    let recipe = Recipe::new(Team::Bhi, Recipe::default_lr(Team::Bhi).unwrap());
+    let scale = recipe.target_scale(BlockLoss::Huber, &table.set);
+    assert_eq!(scale.shift, 11.0);
+    assert!((scale.scale - 2.350_240_241_052_613_3).abs() < 1e-6, "{scale:?}");
+    let lines: Vec<usize> = json("bfirst_acore_bfinal_io.json")["sequences"].as_array().unwrap().iter().map(|s| s["line"].as_u64().unwrap() as usize).collect();
+    let y: Vec<f32> = lines.iter().map(|&l| scale.apply(table.set.row_targets(l - 1)[0] as f64) as f32).collect();
+    check("#32 y = (bin − 11)/std", &y, &g["y"], 1e-6);
+    let inputs = StepInputs { x: tensor(&g["input"]), y: tensor::<1>(&g["y"]).unsqueeze_dim(1), nucleotides: None };
+    let loss = recipe.step_loss(&model, inputs, BlockLoss::Huber);
+    check("#32 BHI Trainer step loss", &values(loss), &g["loss_bhi_trainer"], TOL);
+    // With the autosome Final block the same Trainer trains on the 18-bin soft target (y_probs).
+    let soft: Vec<f32> = lines.iter().flat_map(|&l| soft_target(table.set.row_targets(l - 1)[0] as f64)).collect();
+    check("#32 y_probs", &soft, &g["y_probs"], 1e-6);
+}
+
+#[test]
+fn unlockdna_trainer_step_matches_reference() {
+    // UnlockDNATrainer.train_step (eval mode, the fixture's mask): MSE(expression, y_train) +
+    // masked-nucleotide CE, y_train = (e − mean) / std over the training file.
+    let combo: Combination = "2_2_2_2".parse().unwrap();
+    let model = load_model(combo, Wiring { unlockdna_width: 128, conformer_layers: 1 }, "ufirst_ucore_ufinal_weights.safetensors");
+    let g = tensors("ufirst_ucore_ufinal_io.safetensors");
+    let table = demo_train_for(&combo.processor());
+    assert_eq!((table.len(), table.skipped_too_long), (6370, 0));
+    let recipe = Recipe::new(Team::UnlockDna, Recipe::default_lr(Team::UnlockDna).unwrap());
+    let scale = recipe.target_scale(BlockLoss::Mse, &table.set);
+    assert!((scale.shift - 11.147_897_742_870_713).abs() < 1e-6 && (scale.scale - 2.350_240_241_052_613_3).abs() < 1e-6, "{scale:?}");
+    let lines: Vec<usize> = json("ufirst_ucore_ufinal_io.json")["sequences"].as_array().unwrap().iter().map(|s| s["line"].as_u64().unwrap() as usize).collect();
+    let y: Vec<f32> = lines.iter().map(|&l| scale.apply(table.set.row_targets(l - 1)[0] as f64) as f32).collect();
+    check("#81 y_train", &y, &g["y_train"], 1e-6);
+    let targets = tensor::<3>(&g["input"]).slice([0..4, 0..5, 0..200]);
+    let inputs = StepInputs { x: tensor(&g["input_masked"]), y: tensor::<1>(&g["y_train"]).unsqueeze_dim(1), nucleotides: Some((targets, tensor(&g["mask"]))) };
+    check("#81 UnlockDNA Trainer step loss", &values(recipe.step_loss(&model, inputs, BlockLoss::Mse)), &g["loss"], TOL);
+    // Our own step inputs: the stored window, the mask drawn from the seed (about 20 % of the
+    // non-N tokens, none on N), the one-hot of the original tokens as targets.
+    let rows: Vec<usize> = lines.iter().map(|l| l - 1).collect();
+    let ours = recipe.step_inputs::<B>(&table.set, &combo.processor(), BlockLoss::Mse, scale, &rows, 99, &device());
+    let (t, m) = ours.nucleotides.unwrap();
+    assert_eq!(values(t), values(tensor::<3>(&g["input"]).slice([0..4, 0..5, 0..200])));
+    let tokens = &g["tokens"].values;
+    let m = values(m);
+    let x = values(ours.x);
+    let non_n = tokens.iter().filter(|&&t| t != 4.0).count();
+    let hits = m.iter().filter(|&&v| v == 1.0).count();
+    assert!((hits as f64 / non_n as f64 - 0.2).abs() < 0.06, "{hits} of {non_n}");
+    for (i, (&t, &mv)) in tokens.iter().zip(&m).enumerate() {
+        let (b, pos) = (i / 200, i % 200);
+        let m_channel = x[b * 6 * 200 + 5 * 200 + pos];
+        assert_eq!(m_channel, mv, "row {b} position {pos}");
+        if t == 4.0 {
+            assert_eq!(mv, 0.0, "an N is never masked");
+        }
+    }
+    check("#81 step y", &values(ours.y), &g["y_train"], 1e-6);
 }

@@ -418,15 +418,33 @@ impl DataProcessor {
     /// The variable region of an input of `len` bp as 1-based inclusive positions of the input
     /// (DREAM: the 80 bp random region — 18–97 of a 110 bp sequence, 58–137 of a 150 bp
     /// window, all of an 80 bp one). Without known flanks: everything after the adapter.
+    /// Only positions the model reads: BHI's random region within the first 110 bp (18–97 of
+    /// 110 bp, 18–110 of a longer one, all of an 80 bp one); UnlockDNA's 21..len−20 (the 20 bp
+    /// cut at each end; 4–73 of an 80 bp region, whose constant flanks are added first).
     /// `None` when the input has no such region (too short).
     pub fn variable_region(&self, len: usize) -> Option<(usize, usize)> {
         if self.exact {
             return (len == self.seq_len).then_some((1, len));
         }
-        if self.scheme == Scheme::UnlockDna && self.input_form(len) == InputForm::Challenge {
-            // What the model sees: the 20 bp cut at each end leaves positions 21..len−20.
+        if self.scheme == Scheme::UnlockDna {
+            // What the model sees: the 20 bp cut at each end of the sequence it reads.
             let cut = crate::dataprocessors::UNLOCKDNA_CUT;
-            return (len > 2 * cut).then_some((cut + 1, len - cut));
+            return match (self.input_form(len), &self.flanks) {
+                (InputForm::RandomRegion, Some((f5, f3, _))) => {
+                    let (lo, hi) = ((cut + 1).saturating_sub(f5.len()).max(1), (len + f3.len()).saturating_sub(cut).min(len));
+                    (lo <= hi).then_some((lo, hi))
+                }
+                _ => (len > 2 * cut).then_some((cut + 1, len - cut)),
+            };
+        }
+        if self.scheme == Scheme::Bhi && self.input_form(len) == InputForm::Challenge {
+            // The random region (after the 5' adapter, before the 3' end), cut at 110 bp.
+            let (lo, hi) = match &self.flanks {
+                Some((f5, f3, _)) => (f5.len() + 1, len.saturating_sub(f3.len())),
+                None => (1, len),
+            };
+            let hi = hi.min(crate::dataprocessors::BHI_LEN);
+            return (lo <= hi).then_some((lo, hi));
         }
         let (lo, hi) = match (self.input_form(len), &self.flanks) {
             (InputForm::RandomRegion, _) => (1, len),
@@ -501,6 +519,27 @@ impl DataProcessor {
     /// See [`parse_bases`] and [`DataProcessor::pad_codes`].
     pub fn pad(&self, text: &str) -> Result<Vec<u8>, SequenceError> {
         self.pad_codes(&parse_bases(text)?)
+    }
+
+    /// [`DataProcessor::pad`] for training row `row`: the BHI DataProcessor draws the
+    /// plasmid-pad side of a sequence shorter than 110 bp from `seed` and the row
+    /// ([`crate::dataprocessors::bhi_training_pad`], the reference's 0.333 : 0.222 : 0.444 rule);
+    /// every other case, and `seed = None`, is [`DataProcessor::pad`].
+    ///
+    /// # Errors
+    /// See [`DataProcessor::pad`].
+    pub fn pad_training(&self, text: &str, seed: Option<u64>, row: u64) -> Result<Vec<u8>, SequenceError> {
+        match (self.scheme, seed) {
+            (Scheme::Bhi, Some(seed)) => {
+                let codes = parse_bases(text)?;
+                let full: Vec<u8> = match (self.input_form(codes.len()), &self.flanks) {
+                    (InputForm::RandomRegion, Some((f5, f3, _))) => f5.iter().chain(&codes).chain(f3).copied().collect(),
+                    _ => codes,
+                };
+                Ok(crate::dataprocessors::bhi_window(&full, crate::dataprocessors::bhi_training_pad(seed, row)))
+            }
+            _ => self.pad(text),
+        }
     }
 
     /// The padded window as a string, keeping the input's letter case as the reference does
@@ -750,5 +789,36 @@ mod tests {
         assert_eq!(&window[57..137], region);
         assert_eq!(&challenge[17..97], region);
         assert_eq!(p.variable_region(20), None);
+    }
+
+    #[test]
+    fn bhi_and_unlockdna_regions_are_what_the_model_reads() {
+        let b = DataProcessor::bhi();
+        assert_eq!(b.variable_region(110), Some((18, 97)));
+        assert_eq!(b.variable_region(150), Some((18, 110)));
+        assert_eq!(b.variable_region(80), Some((1, 80)));
+        assert_eq!(b.variable_region(25), None);
+        let u = DataProcessor::unlockdna();
+        assert_eq!(u.variable_region(110), Some((21, 90)));
+        assert_eq!(u.variable_region(140), Some((21, 120)));
+        assert_eq!(u.variable_region(41), Some((21, 21)));
+        assert_eq!(u.variable_region(40), None);
+        // An 80 bp region gets its flanks (17 + 80 + 13 bp), then loses 20 bp at each end.
+        assert_eq!(u.variable_region(80), Some((4, 73)));
+        let region = "ACGT".repeat(20);
+        let w = u.pad(&region).unwrap();
+        let mut m = parse_bases(&region).unwrap();
+        for pos in [3usize, 74] {
+            let r = m[pos - 1];
+            m[pos - 1] = if r == CODE_A { CODE_C } else { CODE_A };
+            assert_eq!(u.pad_codes(&m).unwrap(), w, "position {pos} is not read");
+            m[pos - 1] = r;
+        }
+        for pos in [4usize, 73] {
+            let r = m[pos - 1];
+            m[pos - 1] = if r == CODE_A { CODE_C } else { CODE_A };
+            assert_ne!(u.pad_codes(&m).unwrap(), w, "position {pos} is read");
+            m[pos - 1] = r;
+        }
     }
 }

@@ -577,8 +577,30 @@ impl Dataset {
     }
 
     pub fn read_table<R: Read>(&self, name: &str, reader: R, skip_missing_targets: bool) -> Result<LabelledTable, InputError> {
+        self.read_table_for(&self.processor(), None, name, reader, skip_missing_targets)
+    }
+
+    /// [`Dataset::read_table`] with another team's DataProcessor (a Prix Fixe combination whose
+    /// first digit is 1 or 2; PRIXFIXE-MODULES.md §4.1, §4.3): rows are packed as `processor`
+    /// windows them. The BHI and UnlockDNA Trainers handle the reverse complement themselves, so
+    /// their sets are not RC-doubled and carry no is_singleton. `training_seed` draws the BHI
+    /// plasmid-pad side of each short row (the reference's training-time draw, seeded here);
+    /// `None` pads both sides as at prediction time. An UnlockDNA row with more than 100 bp left
+    /// after the 20 bp cuts is skipped and counted in [`LabelledTable::skipped_too_long`] (the
+    /// reference drops such rows silently).
+    ///
+    /// # Errors
+    /// As [`Dataset::read_table`].
+    pub fn read_table_for<R: Read>(
+        &self,
+        processor: &DataProcessor,
+        training_seed: Option<u64>,
+        name: &str,
+        reader: R,
+        skip_missing_targets: bool,
+    ) -> Result<LabelledTable, InputError> {
         let (mut rdr, delimiter) = self.csv_reader(name, reader)?;
-        let processor = self.processor();
+        let own_rc = processor.scheme() != crate::data::Scheme::Autosome;
         let mut records = rdr.byte_records();
         let csv_err = |e: csv::Error| csv_error(name, e);
         let mut header: Option<Vec<String>> = None;
@@ -600,7 +622,7 @@ impl Dataset {
             self.targets.iter().enumerate().map(|(k, t)| resolve(&t.column, &format!("target {}", self.target_name(k)))).collect::<Result<_, _>>()?;
         let opt = |c: &Option<Column>, f: &str| c.as_ref().map(|c| resolve(c, f)).transpose();
         let (id_col, fold_col, group_col, split_col) = (opt(&self.id, "id")?, opt(&self.fold, "fold")?, opt(&self.group, "group")?, opt(&self.split, "split")?);
-        let augment = self.strand == StrandRule::Augment;
+        let augment = self.strand == StrandRule::Augment && !own_rc;
         let mut table = LabelledTable {
             set: TrainingSet::new(processor.seq_len(), self.targets.len(), augment),
             ids: Vec::new(),
@@ -610,6 +632,8 @@ impl Dataset {
             lines: Vec::new(),
             skipped_missing: 0,
             first_skipped_line: None,
+            skipped_too_long: 0,
+            first_too_long_line: None,
         };
         let needed = [seq_col].into_iter().chain(target_cols.iter().copied()).chain([id_col, fold_col, group_col, split_col].into_iter().flatten()).max().unwrap_or(0) + 1;
         let mut targets = vec![0f64; target_cols.len()];
@@ -664,12 +688,17 @@ impl Dataset {
                 ));
             }
             let seq = field(seq_col)?;
-            let padded = processor
-                .pad(seq)
-                .map_err(|e| InputError::from_sequence_error(name, line, column_of(&rec, seq_col, delimiter) - 1, None, e))?;
+            let padded = match processor.pad_training(seq, training_seed, row_no as u64) {
+                Err(crate::data::SequenceError::TooLong { .. }) if processor.scheme() == crate::data::Scheme::UnlockDna => {
+                    table.skipped_too_long += 1;
+                    table.first_too_long_line.get_or_insert(line);
+                    continue;
+                }
+                p => p.map_err(|e| InputError::from_sequence_error(name, line, column_of(&rec, seq_col, delimiter) - 1, None, e))?,
+            };
             let id = id_col.map(field).transpose()?.map(|s| s.trim().to_string());
             let is_reverse = id.as_deref().is_some_and(|i| self.id_is_reverse(i));
-            let singleton = self.is_singleton && is_singleton(targets[0]);
+            let singleton = self.is_singleton && !own_rc && is_singleton(targets[0]);
             table.set.push_row(&padded, &targets, is_reverse, singleton);
             if let Some(id) = id {
                 table.ids.push(id);
@@ -745,6 +774,11 @@ pub struct LabelledTable {
     pub skipped_missing: usize,
     /// Line of the first skipped row.
     pub first_skipped_line: Option<usize>,
+    /// Rows skipped because the DataProcessor cannot read them whole (UnlockDNA: more than
+    /// 100 bp left after the cuts).
+    pub skipped_too_long: usize,
+    /// Line of the first such row.
+    pub first_too_long_line: Option<usize>,
 }
 
 /// Which rows a split value names.
@@ -791,6 +825,8 @@ impl LabelledTable {
             lines: if self.lines.is_empty() { Vec::new() } else { rows.iter().map(|&i| self.lines[i]).collect() },
             skipped_missing: 0,
             first_skipped_line: None,
+            skipped_too_long: 0,
+            first_too_long_line: None,
         }
     }
 

@@ -23,6 +23,7 @@
 //! - [`design`]: sequence design toward a goal expression (greedy SNV rounds or a seeded
 //!   evolutionary search) within an editable region.
 //! - [`variants`]: variant tables (sequence + position + ref/alt, or sequence pairs) → effects.
+//! - [`trainer`]: the three teams' Trainers as data (step loss, schedule, optimizer, clipping).
 //! - [`weights`]: PyTorch `state_dict` (safetensors) import and export, reference key names.
 //!
 //! Everything is generic over the burn [`Backend`](burn::tensor::backend::Backend) and builds for
@@ -44,6 +45,7 @@ pub mod nn;
 pub mod predictor;
 pub mod seqio;
 pub mod tiling;
+pub mod trainer;
 pub mod training;
 pub mod variants;
 pub mod weights;
