@@ -4,6 +4,8 @@
 
 use std::path::{Path, PathBuf};
 
+pub mod pth;
+
 use anyhow::{bail, Context, Result};
 use prixfixe::combination::{Combination, Wiring};
 use prixfixe::bundle::{sha256_hex, Bundle, DataFile, Manifest, Provenance};
@@ -152,27 +154,39 @@ pub fn title_of(preset: ModelPreset, dataset: &Dataset) -> String {
     }
 }
 
-/// Bundle of a PyTorch `state_dict` (safetensors, reference key names) of any compatible Prix
-/// Fixe combination built for `dataset` (yeast: the DREAM notebooks' wiring; `deepstarr` /
-/// `lentimpra`: the benchmark packages' models, PRIXFIXE-MODULES.md §5, §7). The bundle records
-/// the combination, so its own DataProcessor reads the input.
-pub fn import_torch(combination: Combination, dataset: &Dataset, weights: &Path, name: &str, precision: Precision, notes: Option<String>) -> Result<Bundle> {
-    if weights.extension().is_some_and(|e| e == "pth" || e == "pt") {
-        bail!(
-            "{}: reading torch.save (.pth/.pt) files is not available yet; give the state_dict as safetensors (reference key names)",
-            weights.display()
-        );
-    }
-    let bytes = std::fs::read(weights).with_context(|| format!("reading {}", weights.display()))?;
-    let config = match combination.preset() {
+/// The block configuration of `combination` on `dataset` for the state_dict
+/// `safetensors_bytes` (as [`pth::read_weights`] returns it): the preset's for the three DREAM
+/// models, else the wiring rule with the UnlockDNA width / conformer depth read from the keys and
+/// shapes (`Wiring::from_state_dict`, PRIXFIXE-MODULES.md §5). `weights` names the file in errors.
+///
+/// # Errors
+/// Not a safetensors file; the combination cannot be built for `dataset`.
+pub fn config_of_state_dict(combination: Combination, dataset: &Dataset, safetensors_bytes: &[u8], weights: &Path) -> Result<PrixFixeConfig> {
+    Ok(match combination.preset() {
         Some(p) => dataset.model_config(p),
         None => {
-            let st = safetensors::SafeTensors::deserialize(&bytes).map_err(|e| anyhow::anyhow!("{}: not a safetensors file: {e}", weights.display()))?;
+            let st = safetensors::SafeTensors::deserialize(safetensors_bytes)
+                .map_err(|e| anyhow::anyhow!("{}: not a safetensors file: {e}", weights.display()))?;
             let tensors = st.tensors();
             let wiring = Wiring::from_state_dict(tensors.iter().map(|(k, v)| (k.as_str(), v.shape())));
             combination.config_for_dataset(dataset, wiring).map_err(anyhow::Error::msg)?
         }
-    };
+    })
+}
+
+/// Bundle of a PyTorch `state_dict` (reference key names) of any compatible Prix Fixe
+/// combination built for `dataset` (yeast: the DREAM notebooks' wiring; `deepstarr` /
+/// `lentimpra`: the benchmark packages' models, PRIXFIXE-MODULES.md §5, §7). `weights`: a
+/// safetensors file, or a `torch.save` file (`.pth` / `.pt`, zip or legacy layout, read by
+/// [`pth`] without executing anything). The bundle records the combination, so its own
+/// DataProcessor reads the input.
+///
+/// # Errors
+/// An unreadable file; a torch.save file refused (a pickle global outside the whitelist) or
+/// malformed ([`pth::PthError`]); weights that do not fit the combination.
+pub fn import_torch(combination: Combination, dataset: &Dataset, weights: &Path, name: &str, precision: Precision, notes: Option<String>) -> Result<Bundle> {
+    let bytes = pth::read_weights(weights)?;
+    let config = config_of_state_dict(combination, dataset, &bytes, weights)?;
     let model = PrixFixeNet::<CpuBackend>::from_torch_safetensors(&config, &bytes, &Default::default())
         .with_context(|| format!("loading {} as combination {combination} ({})", weights.display(), combination.describe()))?;
     let provenance = Provenance {

@@ -85,22 +85,24 @@ enum Command {
         #[command(flatten)]
         out: OutArgs,
     },
-    /// Bundle a PyTorch state_dict (safetensors, reference key names) of a DREAM model or of any
-    /// compatible Prix Fixe combination.
+    /// Bundle a PyTorch state_dict (safetensors or torch.save .pth/.pt, reference key names) of a
+    /// DREAM model or of any compatible Prix Fixe combination.
     ImportTorch {
         /// dream-cnn, dream-rnn or dream-attn (= --combo 0_1_0_0, 0_1_1_0, 0_0_2_0).
         #[arg(long, value_parser = parse_preset, conflicts_with = "combo")]
         arch: Option<ModelPreset>,
         /// The combination as the official record names its directories: DP/Trainer_First_Core_Final,
         /// 0 autosome, 1 BHI, 2 UnlockDNA (e.g. 1_1_0_1). Default: read from the weights' path
-        /// (…/1_1_0_1/model_best.safetensors).
+        /// (…/1_1_0_1/model_best.pth).
         #[arg(long)]
         combo: Option<String>,
         /// The dataset the model was built for: dream-yeast (default), deepstarr, lentimpra, or a
         /// dataset description file (JSON).
         #[arg(long, default_value = "dream-yeast")]
         dataset: String,
-        /// The state_dict in safetensors format (f32, f16, bf16 or f64).
+        /// The state_dict: safetensors, or a torch.save file (.pth/.pt; zip or legacy layout), read
+        /// without executing anything: a pickle naming anything but tensors and their storages is
+        /// refused. Tensors f32, f16, bf16 or f64 (int64 buffers too).
         #[arg(long)]
         weights: PathBuf,
         #[command(flatten)]

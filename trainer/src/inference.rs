@@ -55,12 +55,12 @@ impl From<StrandsArg> for Strands {
 }
 
 /// `dream predict`.
-pub fn predict(model: &Path, arch: Option<ModelPreset>, input: &Path, output: &Path, batch_size: usize, strands: StrandsArg) -> Result<()> {
+pub fn predict(model: &Path, combo: Option<prixfixe::combination::Combination>, input: &Path, output: &Path, batch_size: usize, strands: StrandsArg) -> Result<()> {
     if batch_size == 0 {
         bail!("--batch-size must be positive");
     }
     check_output(output)?;
-    let (predictor, dataset) = load_predictor_with_dataset(model, arch)?;
+    let (predictor, dataset) = crate::model_io::load_predictor_with_combination(model, combo)?;
     let predictor = predictor.with_batch_size(batch_size);
     let name = input.display().to_string();
     let bytes = read(input)?;

@@ -15,6 +15,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
+use prixfixe::combination::Combination;
 use prixfixe::model::ModelPreset;
 
 /// Where tensors live.
@@ -52,12 +53,21 @@ enum Command {
     /// Predict expression (forward / reverse-complement average) for sequences in a file.
     Predict {
         /// Trained model: a model bundle directory (model-export), a training output directory, its
-        /// model_best.safetensors, or a PyTorch state_dict in safetensors (then give --arch).
+        /// model_best.safetensors, or a bare PyTorch state_dict: safetensors or torch.save .pth/.pt
+        /// (read without executing anything; then give --arch or --combo, or keep it in a
+        /// directory named by its combination, e.g. 0_1_1_0/model_best.pth).
         #[arg(long)]
         model: PathBuf,
-        /// Architecture of a bare state_dict file: dream-cnn, dream-rnn or dream-attn.
-        #[arg(long, value_parser = parse_preset)]
+        /// Architecture of a bare state_dict file (.safetensors, .pth, .pt): dream-cnn, dream-rnn or
+        /// dream-attn.
+        #[arg(long, value_parser = parse_preset, conflicts_with = "combo")]
         arch: Option<ModelPreset>,
+        /// Prix Fixe combination of a bare state_dict file (.safetensors, .pth, .pt), as the official
+        /// record names its directories: DP/Trainer_First_Core_Final, 0 autosome, 1 BHI, 2 UnlockDNA
+        /// (e.g. 1_1_0_1); it runs with that combination's own DataProcessor and Predictor.
+        /// Default: --arch, else the weights' path (…/1_1_0_1/model_best.pth).
+        #[arg(long, value_parser = parse_combo)]
+        combo: Option<Combination>,
         /// Input: FASTA, one sequence per line, or TSV (the column named `sequence`/`seq` in a header
         /// line, else the first column; ids from an `id`/`name`/`pos` column); .gz accepted.
         #[arg(long)]
@@ -228,13 +238,17 @@ fn parse_preset(s: &str) -> Result<ModelPreset, String> {
     s.parse()
 }
 
+fn parse_combo(s: &str) -> Result<Combination, String> {
+    s.parse()
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Train(args) => training::run(args),
         Command::Cv(args) => cv::run(args),
-        Command::Predict { model, arch, input, output, batch_size, strands } => {
-            inference::predict(&model, arch, &input, &output, batch_size, strands)
+        Command::Predict { model, arch, combo, input, output, batch_size, strands } => {
+            inference::predict(&model, arch.map(ModelPreset::combination).or(combo), &input, &output, batch_size, strands)
         }
         Command::Ism { model, arch, task, source, region, output, attribution, logo } => {
             inference::ism(&model, arch, task.as_deref(), &source.into(), region.as_deref(), &output, attribution.as_deref(), logo.as_deref())
