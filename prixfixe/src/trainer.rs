@@ -300,6 +300,33 @@ impl Recipe {
     }
 }
 
+/// `model` with `y = out · scale + shift` folded into the last Linear layer of its Final Layers
+/// Block (BHI `main.4`, UnlockDNA `expression_dense`; both outputs are affine in that layer), so
+/// that a model trained on standardised targets predicts on the data's own scale (DREAM:
+/// expression bins). Other blocks, and [`TargetScale::IDENTITY`], are returned unchanged.
+pub fn fold_target_scale<B: Backend>(mut model: PrixFixeNet<B>, scale: TargetScale) -> PrixFixeNet<B> {
+    if scale == TargetScale::IDENTITY {
+        return model;
+    }
+    let fold = |mut l: burn::nn::Linear<B>| {
+        l.weight = l.weight.map(|w| w * scale.scale);
+        l.bias = l.bias.map(|b| b.map(|b| b * scale.scale + scale.shift));
+        l
+    };
+    model.final_block = match model.final_block {
+        FinalBlock::FlattenMlp(mut h) => {
+            h.out = fold(h.out);
+            FinalBlock::FlattenMlp(h)
+        }
+        FinalBlock::ExpressionTokens(mut h) => {
+            h.expression_dense = fold(h.expression_dense);
+            FinalBlock::ExpressionTokens(h)
+        }
+        other => other,
+    };
+    model
+}
+
 /// PyTorch `clip_grad_norm_(max_norm)` (one norm over every gradient, scale `max_norm /
 /// (norm + 1e-6)` when below 1) followed by `clip_grad_value_(max_value)`.
 pub fn clip_global_norm_then_value<B: AutodiffBackend, M: AutodiffModule<B>>(
@@ -388,6 +415,23 @@ mod tests {
         let s = Recipe::new(Team::UnlockDna, 1.0).target_scale(BlockLoss::Mse, &set);
         assert!((s.shift - 12.0).abs() < 1e-12 && (s.scale - std).abs() < 1e-12);
         assert_eq!(Recipe::new(Team::Bhi, 1.0).target_scale(BlockLoss::SoftBins, &set), TargetScale::IDENTITY);
+    }
+
+    #[test]
+    fn folding_the_target_scale_maps_outputs_to_the_data_scale() {
+        type C = crate::CpuBackend;
+        let dev = Default::default();
+        let scale = TargetScale { shift: 11.0, scale: 2.5 };
+        for code in ["1_1_0_1", "2_2_2_2"] {
+            let combo: Combination = code.parse().unwrap();
+            let model = combo.config_for(&combo.processor(), crate::blocks::FinalBlockConfig::soft_bins(0), crate::combination::Wiring { unlockdna_width: 32, conformer_layers: 1 }).init::<C>(&dev).unwrap();
+            let x = Tensor::<C, 3>::random([3, combo.processor().in_channels(), combo.processor().seq_len()], burn::tensor::Distribution::Uniform(0.0, 1.0), &dev);
+            let before: Vec<f32> = model.forward(x.clone()).into_data().to_vec().unwrap();
+            let after: Vec<f32> = fold_target_scale(model, scale).forward(x).into_data().to_vec().unwrap();
+            for (b, a) in before.iter().zip(&after) {
+                assert!((b * 2.5 + 11.0 - a).abs() < 1e-4, "{code}: {b} → {a}");
+            }
+        }
     }
 
     /// The global-norm clip equals the definition: every gradient times `max / ‖g‖`, then

@@ -237,6 +237,7 @@ fn cross_validate<B: AutodiffBackend>(args: CvArgs, device: B::Device) -> Result
                 epochs: args.epochs,
                 batch_size: args.batch_size,
                 lr: args.lr,
+                warmup_steps: None,
                 steps_per_epoch: args.steps_per_epoch,
                 seed: args.seed,
                 device: args.device,

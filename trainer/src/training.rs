@@ -20,7 +20,8 @@ use prixfixe::metrics::{mse, pearson, spearman};
 use prixfixe::model::{ModelPreset, PrixFixeNet};
 use prixfixe::blocks::BlockLoss;
 use prixfixe::combination::{Combination, Team, Wiring};
-use prixfixe::training::{huber_loss, kl_loss, mse_loss, CyclicAdamW, OneCycle, SharedBeta1, Shuffler, TrainingSet};
+use prixfixe::trainer::{fold_target_scale, Recipe};
+use prixfixe::training::{CyclicAdamW, SharedBeta1, Shuffler, TrainingSet};
 use prixfixe::weights::Precision;
 use prixfixe::DataProcessor;
 use serde::{Deserialize, Serialize};
@@ -88,9 +89,16 @@ pub struct TrainArgs {
     /// Batch size (default: the dataset's; dream-yeast 1024, deepstarr and lentimpra 32).
     #[arg(long)]
     pub batch_size: Option<usize>,
-    /// OneCycle peak learning rate (default: the dataset's; 0.005, or 0.001 for dream-attn).
+    /// Learning rate: the autosome Trainer's OneCycle peak (default: the dataset's; 0.005, or
+    /// 0.001 with the UnlockDNA Core), the BHI Trainer's AdamW rate (0.0015) or the UnlockDNA
+    /// Trainer's rate of step 0 (0.001; then the warm-up formula).
     #[arg(long)]
     pub lr: Option<f64>,
+    /// UnlockDNA Trainer: warm-up steps of its inverse-square-root schedule (default 12,500,
+    /// the original's; the rate peaks there at 512^-0.5 · warmup^-0.5).
+    #[arg(long)]
+    #[serde(default)]
+    pub warmup_steps: Option<usize>,
     /// Cap on optimizer steps per epoch (default: all batches of the RC-doubled set).
     #[arg(long)]
     pub steps_per_epoch: Option<usize>,
@@ -266,9 +274,23 @@ fn last_good(out: &Path) -> String {
 /// Reads a table in the dataset's format (gzip or not). The DREAM rows are packed as they are
 /// read, so the 6.7 M-row challenge file stays within the packed size.
 pub fn load_table(path: &Path, dataset: &Dataset, skip_missing_targets: bool) -> Result<LabelledTable> {
+    load_table_for(path, dataset, &dataset.processor(), None, skip_missing_targets)
+}
+
+/// [`load_table`] with the DataProcessor of a combination's Trainer (`processor`; BHI pad sides
+/// drawn from `training_seed`), see [`Dataset::read_table_for`].
+pub fn load_table_for(path: &Path, dataset: &Dataset, processor: &DataProcessor, training_seed: Option<u64>, skip_missing_targets: bool) -> Result<LabelledTable> {
     let name = path.display().to_string();
     let file = std::fs::File::open(path).with_context(|| format!("reading {name}"))?;
-    let table = dataset.read_table(&name, std::io::BufReader::with_capacity(1 << 20, file), skip_missing_targets)?;
+    let table = dataset.read_table_for(processor, training_seed, &name, std::io::BufReader::with_capacity(1 << 20, file), skip_missing_targets)?;
+    if table.skipped_too_long > 0 {
+        eprintln!(
+            "{name}: skipped {} rows that the {:?} DataProcessor cannot read whole (more than 100 bp left after its 20 bp cuts; first at line {})",
+            table.skipped_too_long,
+            processor.scheme(),
+            table.first_too_long_line.unwrap_or(0)
+        );
+    }
     if table.skipped_missing > 0 {
         eprintln!(
             "{name}: skipped {} rows with a missing or non-numeric target (first at line {})",
@@ -369,13 +391,18 @@ fn validate<B: Backend>(
     (mean(|t| t.pearson_r), mean(|t| t.spearman_rho), mean(|t| t.mse), tasks)
 }
 
-fn write_metrics(out: &Path, history: &[EpochMetrics], loss: BlockLoss) -> Result<()> {
+/// The metrics.csv column of the training loss.
+fn loss_column(loss: BlockLoss, trainer: Team) -> &'static str {
+    match (loss, trainer) {
+        (_, Team::UnlockDna) => "train_mse_ce",
+        (BlockLoss::SoftBins, _) => "train_kl",
+        (BlockLoss::Mse, _) => "train_mse",
+        (BlockLoss::Huber, _) => "train_huber",
+    }
+}
+
+fn write_metrics(out: &Path, history: &[EpochMetrics], loss_col: &str) -> Result<()> {
     // Wall time goes to its own file so that metrics.csv of a resumed run equals an uninterrupted one.
-    let loss_col = match loss {
-        BlockLoss::SoftBins => "train_kl",
-        BlockLoss::Mse => "train_mse",
-        BlockLoss::Huber => "train_huber",
-    };
     let per_task = history.first().is_some_and(|m| m.tasks.len() > 1);
     let mut csv = format!("epoch,steps,{loss_col},val_pearson_r,val_spearman_rho,val_mse");
     if per_task {
@@ -415,6 +442,7 @@ fn plot_curves(path: &Path, history: &[EpochMetrics], loss_col: &str) -> Result<
             match loss_col {
                 "train_kl" => "training KL divergence",
                 "train_huber" => "training Huber loss (δ = 1)",
+                "train_mse_ce" => "training MSE + masked-nucleotide CE",
                 _ => "training MSE (summed over tasks)",
             },
             ("sans-serif", 16),
@@ -560,6 +588,9 @@ impl TrainArgs {
     /// The default peak learning rate: the preset's on the dataset, else the autosome Trainer's
     /// 0.005, or 0.001 with the UnlockDNA Core Layers Block (as DREAM-Attn).
     fn default_lr(&self, dataset: &Dataset) -> f64 {
+        if let Some(lr) = self.combination().ok().and_then(|c| Recipe::default_lr(c.trainer)) {
+            return lr;
+        }
         let preset = self.combination().ok().map(|c| c.preset().unwrap_or(if c.core == Team::UnlockDna { ModelPreset::DreamAttn } else { ModelPreset::DreamCnn }));
         dataset.default_lr(preset.unwrap_or(ModelPreset::DreamCnn))
     }
@@ -573,12 +604,6 @@ impl TrainArgs {
         let c = self.combination()?;
         if let Err(e) = c.check() {
             bail!("combination {c} cannot be trained: {}", e.reason());
-        }
-        if c.trainer != Team::Autosome {
-            bail!(
-                "combination {c}: `dream train` runs the autosome DataProcessor + Trainer (first digit 0) so far; the {} Trainer is not available yet (its modules, DataProcessor and schedule are in prixfixe, see README \"Prix Fixe combinations\")",
-                c.trainer.display_name()
-            );
         }
         match c.preset() {
             Some(p) => Ok(dataset.model_config(p)),
@@ -620,11 +645,12 @@ impl TrainArgs {
                 && before.val_fraction == self.val_fraction
                 && before.settings(&saved.dataset()) == s
                 && before.steps_per_epoch == self.steps_per_epoch
+                && before.warmup_steps == self.warmup_steps
                 && before.seed == self.seed
                 && before.skip_missing_targets == self.skip_missing_targets;
             if !same {
                 bail!(
-                    "--resume: {} was trained with different settings ({}); resume with the same --model/--combo, --dataset, --train, --val, --val-fraction, --epochs, --batch-size, --lr, --steps-per-epoch, --seed and --skip-missing-targets, or use a new --out",
+                    "--resume: {} was trained with different settings ({}); resume with the same --model/--combo, --dataset, --train, --val, --val-fraction, --epochs, --batch-size, --lr, --warmup-steps, --steps-per-epoch, --seed and --skip-missing-targets, or use a new --out",
                     self.out.display(),
                     serde_json::to_string(&saved.training["args"]).unwrap_or_default()
                 );
@@ -643,9 +669,10 @@ fn train<B: AutodiffBackend>(args: TrainArgs, device: B::Device) -> Result<()> {
     let dataset = Dataset::load(&args.dataset).map_err(anyhow::Error::msg)?;
     args.check(&dataset)?;
     let t_load = Instant::now();
-    let all = load_table(&args.train, &dataset, args.skip_missing_targets)?;
+    let processor = args.combination()?.processor_for(&dataset).map_err(anyhow::Error::msg)?;
+    let all = load_table_for(&args.train, &dataset, &processor, Some(args.seed), args.skip_missing_targets)?;
     let (train_set, val_set) = match &args.val {
-        Some(v) => (all.set, load_table(v, &dataset, args.skip_missing_targets)?.set),
+        Some(v) => (all.set, load_table_for(v, &dataset, &processor, None, args.skip_missing_targets)?.set),
         None => split_table(all, &dataset, args.val_fraction, args.seed, &args.train.display().to_string())?,
     };
     if train_set.is_empty() || val_set.len() < 2 {
@@ -657,7 +684,12 @@ fn train<B: AutodiffBackend>(args: TrainArgs, device: B::Device) -> Result<()> {
         dataset.name,
         train_set.len(),
         train_set.samples(),
-        if train_set.augment { " with reverse complements" } else { ", both orientations as rows" },
+        match args.combination()?.trainer {
+            _ if train_set.augment => " with reverse complements",
+            Team::Bhi => "; the BHI Trainer averages each row's loss with its reverse complement's",
+            Team::UnlockDna => ", each with its reverse complement in the input",
+            Team::Autosome => ", both orientations as rows",
+        },
         val_set.len(),
         t_load.elapsed().as_secs_f64()
     );
@@ -713,18 +745,31 @@ pub fn fit<B: AutodiffBackend>(
     extra: serde_json::Value,
     device: B::Device,
 ) -> Result<FitOutcome> {
-    let processor = dataset.processor();
     let config = args.model_config(dataset)?;
     let combination = args.combination()?;
+    let processor = combination.processor_for(dataset).map_err(anyhow::Error::msg)?;
+    if train_set.sequences.seq_len() != processor.seq_len() || val_set.sequences.seq_len() != processor.seq_len() {
+        bail!(
+            "combination {combination}: the data was windowed for another DataProcessor ({} bp; the {} DataProcessor makes {} bp windows); load it with load_table_for and the combination's DataProcessor",
+            train_set.sequences.seq_len(),
+            combination.trainer.display_name(),
+            processor.seq_len()
+        );
+    }
     let settings = args.settings(dataset);
     let names = dataset.output_names();
     std::fs::create_dir_all(&args.out).with_context(|| format!("creating {}", args.out.display()))?;
+    // The Final Layers Block decides the loss (its train_step, PRIXFIXE-MODULES.md §0): soft bins
+    // read the 18-bin targets, the regression-style blocks the values themselves.
+    let block_loss = if dataset.loss == Loss::SoftBins { config.final_block.loss() } else { BlockLoss::Mse };
+    let target_scale = Recipe::new(combination.trainer, settings.lr).target_scale(block_loss, train_set);
     let run_cfg = RunConfig {
         preset: combination.preset(),
         combination: Some(combination),
         model: config.clone(),
         training: serde_json::json!({ "args": args, "train_rows": train_set.len(), "val_rows": val_set.len(), "settings": {
-            "epochs": settings.epochs, "batch_size": settings.batch_size, "lr": settings.lr }, "extra": extra }),
+            "epochs": settings.epochs, "batch_size": settings.batch_size, "lr": settings.lr }, "extra": extra,
+            "trainer": combination.trainer, "target_scale": target_scale }),
         dataset: Some(dataset.clone()),
     };
     write_atomic(&args.out.join(RUN_CONFIG), &serde_json::to_vec_pretty(&run_cfg)?)?;
@@ -733,17 +778,16 @@ pub fn fit<B: AutodiffBackend>(
     let batch_size = settings.batch_size;
     let full_steps = n.div_ceil(batch_size);
     let steps_per_epoch = args.steps_per_epoch.map_or(full_steps, |s| s.clamp(1, full_steps));
-    let schedule = OneCycle::new(settings.lr, settings.epochs * steps_per_epoch);
-    let beta1 = SharedBeta1::new(schedule.at(0).1 as f32);
+    let mut recipe = Recipe::new(combination.trainer, settings.lr);
+    if let Some(w) = args.warmup_steps {
+        recipe.warmup_steps = w;
+    }
+    let schedule = recipe.schedule(settings.epochs, steps_per_epoch, train_set.len());
+    let beta1 = SharedBeta1::new(schedule.at(0).1.unwrap_or(0.9) as f32);
 
     B::seed(&device, args.seed);
     let mut model = config.init::<B>(&device)?;
-    let head = model.head();
-    // The Final Layers Block decides the loss (its train_step, PRIXFIXE-MODULES.md §0): soft bins
-    // read the 18-bin targets, the regression-style blocks the values themselves.
-    let block_loss = if dataset.loss == Loss::SoftBins { config.final_block.loss() } else { BlockLoss::Mse };
-    let batch_targets = if block_loss == BlockLoss::SoftBins { Loss::SoftBins } else { Loss::Mse };
-    let mut optim: Optim<B> = OptimizerAdaptor::from(CyclicAdamW::reference(beta1.clone()));
+    let mut optim: Optim<B> = OptimizerAdaptor::from(recipe.optimizer(beta1.clone()));
     let mut state = TrainState::default();
     if args.resume && args.out.join("checkpoint").is_dir() || args.resume && args.out.join("checkpoint.old").is_dir() {
         (model, optim, state) = load_checkpoint(&args.out, model, optim, &device)?;
@@ -776,14 +820,9 @@ pub fn fit<B: AutodiffBackend>(
             }
             let s = state.step_in_epoch;
             let idx = &perm[s * batch_size..((s + 1) * batch_size).min(n)];
-            B::seed(&device, mix(args.seed, 1_000_000 + state.global_step as u64));
-            let (x, y, _) = train_set.batch::<B>(&processor, batch_targets, idx, &device);
-            let raw = model.forward_logits(x);
-            let loss = match block_loss {
-                BlockLoss::SoftBins => kl_loss(raw, y),
-                BlockLoss::Mse => mse_loss(head.outputs_of(raw), y),
-                BlockLoss::Huber => huber_loss(head.outputs_of(raw), y, 1.0),
-            };
+            let step_seed = mix(args.seed, 1_000_000 + state.global_step as u64);
+            B::seed(&device, step_seed);
+            let loss = recipe.batch_loss(&model, train_set, &processor, block_loss, target_scale, idx, step_seed, &device);
             let value = loss.clone().into_data().convert::<f64>().to_vec::<f64>().map_err(|e| anyhow::anyhow!("reading the loss: {e:?}"))?[0];
             if !value.is_finite() {
                 pb.abandon();
@@ -794,9 +833,11 @@ pub fn fit<B: AutodiffBackend>(
                     last_good(&args.out)
                 );
             }
-            let grads = GradientsParams::from_grads(loss.backward(), &model);
+            let grads = recipe.clip(&model, GradientsParams::from_grads(loss.backward(), &model));
             let (lr, b1) = schedule.at(state.global_step);
-            beta1.set(b1 as f32);
+            if let Some(b1) = b1 {
+                beta1.set(b1 as f32);
+            }
             model = optim.step(lr, model, grads);
             state.loss_sum += value;
             state.loss_count += 1;
@@ -806,7 +847,9 @@ pub fn fit<B: AutodiffBackend>(
             pb.inc(idx.len() as u64);
         }
         pb.finish_and_clear();
-        let valid = model.valid();
+        // Validated and kept on the data's own scale: the standardised targets of the BHI and
+        // UnlockDNA Trainers are undone in the last Linear layer.
+        let valid = fold_target_scale(model.valid(), target_scale);
         let (r, rho, err, tasks) = validate(&valid, val_set, &processor, &names, &device);
         state.epoch_seconds += t_epoch.elapsed().as_secs_f64();
         let row = EpochMetrics {
@@ -828,10 +871,11 @@ pub fn fit<B: AutodiffBackend>(
             "epoch {}/{}: train {} {:.4}, val Pearson r {:.4}, Spearman ρ {:.4}, MSE {:.3}{per_task} ({:.0} s)",
             row.epoch,
             settings.epochs,
-            match block_loss {
-                BlockLoss::SoftBins => "KL",
-                BlockLoss::Mse => "MSE",
-                BlockLoss::Huber => "Huber",
+            match (block_loss, combination.trainer) {
+                (_, Team::UnlockDna) => "MSE + masked-nucleotide CE",
+                (BlockLoss::SoftBins, _) => "KL",
+                (BlockLoss::Mse, _) => "MSE",
+                (BlockLoss::Huber, _) => "Huber",
             },
             row.train_kl,
             r,
@@ -867,7 +911,7 @@ pub fn fit<B: AutodiffBackend>(
         state.loss_sum = 0.0;
         state.loss_count = 0;
         state.epoch_seconds = 0.0;
-        write_metrics(&args.out, &state.history, block_loss)?;
+        write_metrics(&args.out, &state.history, loss_column(block_loss, combination.trainer))?;
         save_checkpoint(&args.out, &model, &optim, &state)?;
     }
     let best = state.history.iter().find(|m| Some(m.val_pearson_r) == state.best_val_r && Some(m.val_mse) == state.best_val_mse).cloned();
