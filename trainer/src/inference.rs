@@ -81,7 +81,8 @@ pub fn predict(model: &Path, combo: Option<prixfixe::combination::Combination>, 
     };
     let seqs: Vec<&str> = file.records.iter().map(|r| r.sequence.as_str()).collect();
     let processor = predictor.processor();
-    if !processor.is_exact() {
+    // The BHI and UnlockDNA DataProcessors keep the adapter and read no plasmid window.
+    if !processor.is_exact() && processor.scheme() == prixfixe::data::Scheme::Autosome {
         let adapter = prixfixe::data::ADAPTER_5P;
         let window = processor.seq_len() + processor.adapter_len();
         let challenge_form = |s: &&&str| processor.input_form(s.len()) == prixfixe::data::InputForm::Challenge;

@@ -36,6 +36,12 @@ fn dist() -> PathBuf {
 /// Serves `dir` under [`PREFIX`] on 127.0.0.1; returns the site's URL and a switch that makes
 /// the server answer 503 to everything (the site "offline").
 fn serve_with_switch(dir: PathBuf) -> (String, Arc<AtomicBool>) {
+    serve_layers(vec![dir])
+}
+
+/// As [`serve_with_switch`], each file taken from the first of `dirs` that has it (a folder
+/// with extra bundles and its own `models/index.json` over `dist/`).
+fn serve_layers(dirs: Vec<PathBuf>) -> (String, Arc<AtomicBool>) {
     let server = tiny_http::Server::http("127.0.0.1:0").expect("static server");
     let url = format!("http://{}{PREFIX}", server.server_addr().to_ip().unwrap());
     let offline = Arc::new(AtomicBool::new(false));
@@ -48,7 +54,7 @@ fn serve_with_switch(dir: PathBuf) -> (String, Arc<AtomicBool>) {
             }
             let path = req.url().split(['?', '#']).next().unwrap_or("").to_string();
             let file = path.strip_prefix(PREFIX).map(|p| if p.is_empty() { "index.html".to_string() } else { p.to_string() });
-            let file = file.filter(|f| !f.split('/').any(|c| c == "..")).map(|f| dir.join(f)).filter(|f| f.is_file());
+            let file = file.filter(|f| !f.split('/').any(|c| c == "..")).and_then(|f| dirs.iter().map(|d| d.join(&f)).find(|f| f.is_file()));
             let resp = match file {
                 Some(f) => {
                     let mime = match f.extension().and_then(|e| e.to_str()) {
@@ -1043,5 +1049,153 @@ async fn assay_bundles_match_dream_cli() {
     let (names, cli) = dream_outputs("lentimpra-dream-cnn", &recs);
     assert_eq!(names, ["activity"]);
     assert_close("lentiMPRA activity (web vs dream predict)", &web, &cli.concat(), 1e-4);
+    b.stop().await;
+}
+
+/// The first row of `data/dream/train_demo.tsv` of each length in `lens`, as `(id, sequence)`
+/// (id: `demo<row>_<len>bp`, row 1-based).
+fn demo_sequences(lens: &[usize]) -> Vec<(String, String)> {
+    let text = std::fs::read_to_string(root().join("data/dream/train_demo.tsv")).unwrap();
+    lens.iter()
+        .map(|&len| {
+            let (i, seq) = text
+                .lines()
+                .map(|l| l.split('\t').next().unwrap())
+                .enumerate()
+                .find(|(_, s)| s.len() == len)
+                .unwrap_or_else(|| panic!("no {len} bp row in train_demo.tsv"));
+            (format!("demo{}_{len}bp", i + 1), seq.to_string())
+        })
+        .collect()
+}
+
+/// `dream predict --model BUNDLE` of FASTA records: the last column (the prediction) per record.
+fn dream_predict_bundle(bundle: &Path, records: &[(String, String)]) -> Vec<f64> {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("in.fa");
+    std::fs::write(&input, records.iter().map(|(id, s)| format!(">{id}\n{s}\n")).collect::<String>()).unwrap();
+    let output = dir.path().join("out.tsv");
+    dream(&["predict", "--model", bundle.to_str().unwrap(), "--input", input.to_str().unwrap(), "--output", output.to_str().unwrap()]);
+    let text = std::fs::read_to_string(output).unwrap();
+    text.lines().skip(1).map(|l| l.rsplit('\t').next().unwrap().parse().unwrap()).collect()
+}
+
+/// A screenshot of the page into `$DREAM_E2E_SHOTS/<name>.png` when that is set (for a look).
+async fn shot(b: &Browser, name: &str) {
+    if let Some(dir) = std::env::var_os("DREAM_E2E_SHOTS") {
+        let png = b.client.screenshot().await.unwrap();
+        std::fs::write(Path::new(&dir).join(format!("{name}.png")), png).unwrap();
+    }
+}
+
+/// Opens the model card and returns its "Prix Fixe combination" line.
+async fn combination_shown(b: &Browser) -> String {
+    b.client.find(Locator::Css("[data-testid=\"model-card\"] summary")).await.unwrap().click().await.unwrap();
+    b.text("model-combination").await
+}
+
+fn max_abs_diff(a: &[f64], b: &[f64]) -> f64 {
+    a.iter().zip(b).map(|(x, y)| (x - y).abs()).fold(0.0, f64::max)
+}
+
+/// Any compatible Prix Fixe combination bundle in the page: #32 `1_1_0_1` (BHI DataProcessor +
+/// Trainer) and `2_2_2_2` (UnlockDNA), imported from the module fixtures' weights as `dream
+/// predict`'s test does and served beside the shipped models (never shipped): the box states
+/// the bundle's DataProcessor rule, the model card names the combination, the predictions of
+/// three real training sequences (95, 110 and 135 bp) equal `dream predict` to 1e-4, the BHI SNV
+/// scan of the 135 bp one covers the random region within the first 110 bp (18–110; all it
+/// reads: 1–110) and equals `dream ism --region 18-110`, and a 141 bp sequence is refused by the
+/// UnlockDNA bundle with its rule, the text kept.
+#[tokio::test(flavor = "multi_thread")]
+#[ignore = "needs dist/ and chromium + chromium-driver; scripts/test.sh runs it"]
+async fn combination_bundles_match_dream_cli() {
+    // The bundles, in a folder served over dist/ with its own models/index.json.
+    let extra = tempfile::tempdir().unwrap();
+    let models = extra.path().join("models");
+    for (code, fixture) in [("1_1_0_1", "bfirst_acore_bfinal"), ("2_2_2_2", "ufirst_ucore_ufinal")] {
+        let weights = root().join(format!("tests/fixtures/modules/{fixture}_weights.safetensors"));
+        let yeast = prixfixe::dataset::Dataset::dream_yeast();
+        let bundle = model_export::import_torch(code.parse().unwrap(), &yeast, &weights, &format!("combo-{code}"), prixfixe::weights::Precision::F32, None).unwrap();
+        model_export::write_bundle(&bundle, &models.join(format!("combo-{code}"))).unwrap();
+    }
+    let added = model_export::write_index(&models).unwrap();
+    let mut index: Value = serde_json::from_str(&std::fs::read_to_string(dist().join("models/index.json")).unwrap()).unwrap();
+    index["models"].as_array_mut().unwrap().extend(added["models"].as_array().unwrap().iter().cloned());
+    std::fs::write(models.join("index.json"), serde_json::to_string_pretty(&index).unwrap()).unwrap();
+    let site = serve_layers(vec![extra.path().to_path_buf(), dist()]).0;
+
+    let seqs = demo_sequences(&[95, 110, 135]);
+    let fasta: String = seqs.iter().map(|(id, s)| format!(">{id}\n{s}\n")).collect();
+    let b = Browser::start(&[]).await;
+
+    // #32 1_1_0_1: the BHI DataProcessor's rule, the combination, predictions = dream predict.
+    let bhi = models.join("combo-1_1_0_1");
+    b.open(&format!("{site}?backend=cpu&model=combo-1_1_0_1")).await;
+    let rule = b.text("length-rule").await;
+    assert!(rule.contains("BHI DataProcessor") && rule.contains("first 110 bp are read") && rule.contains("plasmid vector"), "{rule}");
+    let combo = combination_shown(&b).await;
+    assert!(combo.contains("1_1_0_1 (#32 of 81)") && combo.contains("DataProcessor + Trainer: BHI"), "{combo}");
+    b.paste_into("sequence-input", &fasta).await;
+    let web = b.predict(3).await;
+    let cli = dream_predict_bundle(&bhi, &seqs);
+    eprintln!("1_1_0_1: web {web:?}, dream predict {cli:?}, max |Δ| {:.2e}", max_abs_diff(&web, &cli));
+    assert_close("1_1_0_1 (web vs dream predict)", &web, &cli, 1e-4);
+    let csv_values = |csv: &str| -> Vec<f64> { csv.lines().skip(1).map(|l| l.rsplit(',').next().unwrap().parse().unwrap()).collect() };
+    let csv = csv_values(&b.fetch_link("predict-csv").await);
+    assert_close("1_1_0_1 CSV (web vs dream predict)", &csv, &cli, 1e-4);
+    eprintln!("1_1_0_1 predictions CSV: max |Δ| vs dream predict {:.2e}", max_abs_diff(&csv, &cli));
+    let note = b.wait_text("box-note", 10, |t| !t.is_empty()).await;
+    assert!(note.contains("longer than 110 bp") && note.contains("demo"), "{note}");
+    let heads = b.client.find(Locator::Css("[data-testid=\"outputs-table\"] thead")).await.unwrap().text().await.unwrap();
+    assert!(heads.contains("expression") && !heads.contains("bins"), "{heads}");
+
+    // The SNV scan of the 135 bp sequence: the random region within the first 110 bp.
+    let long = &seqs[2].1;
+    b.paste_into("sequence-input", long).await;
+    b.el("ism-button").await.click().await.unwrap();
+    let status = b.wait_text("ism-status", 300, |t| t.contains("done") || t.contains("failed")).await;
+    assert!(status.starts_with("done: 279 SNVs"), "{status}");
+    assert!(b.text("ism-summary").await.contains("positions 18–110"), "{}", b.text("ism-summary").await);
+    let web_csv = b.fetch_link("ism-csv").await;
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("ism.tsv");
+    dream(&["ism", "--model", bhi.to_str().unwrap(), "--sequence", long, "--region", "18-110", "--output", out.to_str().unwrap()]);
+    let cli_tsv = std::fs::read_to_string(out).unwrap();
+    assert_table_close("1_1_0_1 SNV scan (web vs dream ism --region 18-110)", &web_csv, &cli_tsv, 3, 1e-4);
+    let col = |t: &str, sep: char| -> Vec<f64> { t.lines().skip(1).map(|l| l.split(sep).nth(4).unwrap().parse().unwrap()).collect() };
+    eprintln!("1_1_0_1 SNV scan: 279 deltas, max |Δ| vs dream ism {:.2e}", max_abs_diff(&col(&web_csv, ','), &col(&cli_tsv, '\t')));
+    // All it reads: the first 110 bp.
+    b.el("ism-whole").await.click().await.unwrap();
+    b.el("ism-button").await.click().await.unwrap();
+    let status = b.wait_text("ism-status", 300, |t| t.starts_with("done: 330") || t.contains("failed")).await;
+    assert!(status.starts_with("done: 330 SNVs"), "{status}");
+    assert!(b.text("ism-summary").await.contains("positions 1–110"), "{}", b.text("ism-summary").await);
+    shot(&b, "bhi").await;
+
+    // 2_2_2_2: the UnlockDNA DataProcessor's rule, predictions = dream predict, 141 bp refused.
+    let unlock = models.join("combo-2_2_2_2");
+    b.open(&format!("{site}?backend=cpu&model=combo-2_2_2_2")).await;
+    let rule = b.text("length-rule").await;
+    assert!(rule.contains("UnlockDNA DataProcessor") && rule.contains("41–140 bp") && rule.contains("20 bp are cut at each end"), "{rule}");
+    let combo = combination_shown(&b).await;
+    assert!(combo.contains("2_2_2_2 (#81 of 81)") && combo.contains("DataProcessor + Trainer: UnlockDNA"), "{combo}");
+    b.paste_into("sequence-input", &fasta).await;
+    let web = b.predict(3).await;
+    let cli = dream_predict_bundle(&unlock, &seqs);
+    eprintln!("2_2_2_2: web {web:?}, dream predict {cli:?}, max |Δ| {:.2e}", max_abs_diff(&web, &cli));
+    assert_close("2_2_2_2 (web vs dream predict)", &web, &cli, 1e-4);
+    let csv = csv_values(&b.fetch_link("predict-csv").await);
+    assert_close("2_2_2_2 CSV (web vs dream predict)", &csv, &cli, 1e-4);
+    eprintln!("2_2_2_2 predictions CSV: max |Δ| vs dream predict {:.2e}", max_abs_diff(&csv, &cli));
+    let wrong = format!(">{}\n{}\n>too_long\n{long}{}\n", seqs[1].0, seqs[1].1, &seqs[1].1[..6]);
+    b.paste_into("sequence-input", &wrong).await;
+    b.el("predict-button").await.click().await.unwrap();
+    let err = b.wait_text("error-message", 10, |t| !t.is_empty()).await;
+    assert!(err.contains("line 3: sequence 'too_long' is 141 bp: too long") && err.contains("41–140 bp"), "{err}");
+    assert_eq!(b.value("sequence-input").await, wrong);
+    shot(&b, "unlockdna").await;
+    // Still predicts afterwards.
+    b.paste_into("sequence-input", &fasta).await;
+    assert_close("2_2_2_2 after the refusal", &b.predict(3).await, &cli, 1e-4);
     b.stop().await;
 }

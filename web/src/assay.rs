@@ -1,10 +1,12 @@
 //! What the loaded bundle measures, for the page's wording: its dataset (`Manifest::dataset`),
 //! output names and units, the input length rule. A DREAM yeast bundle reads as before (one
 //! "expression" on the 0–17 bin scale); a DeepSTARR bundle has outputs Dev and Hk (log2
-//! enrichment) and takes 249 bp; a lentiMPRA bundle one activity and 230 bp. Pure, tested
-//! natively.
+//! enrichment) and takes 249 bp; a lentiMPRA bundle one activity and 230 bp; a Prix Fixe
+//! combination with the BHI or UnlockDNA DataProcessor reads its input as that DataProcessor
+//! does (`scheme`), which the page's wording follows. Pure, tested natively.
 
 use prixfixe::bundle::Manifest;
+use prixfixe::data::Scheme;
 use prixfixe::dataset::{Dataset, LengthRule, Loss};
 
 /// The page-facing description of a bundle's assay.
@@ -22,6 +24,9 @@ pub struct Assay {
     pub exact_length: Option<usize>,
     /// The model predicts an 18-bin distribution (DREAM soft classification).
     pub soft_bins: bool,
+    /// Whose DataProcessor reads the input: autosome (the DREAM models, the benchmarks), or
+    /// BHI / UnlockDNA for a combination with theirs.
+    pub scheme: Scheme,
 }
 
 impl Default for Assay {
@@ -37,6 +42,7 @@ impl Assay {
     /// value (no 18-bin distribution), on the scale its manifest states.
     pub fn of(m: &Manifest) -> Self {
         let mut a = Self::from_dataset(&m.dataset());
+        a.scheme = m.processor().map_or(Scheme::Autosome, |p| p.scheme());
         if a.soft_bins && m.output.bins == 0 {
             a.soft_bins = false;
             if let Some(u) = m.output.units.first().filter(|u| !u.is_empty()) {
@@ -58,12 +64,34 @@ impl Assay {
                 LengthRule::DreamPlasmid => None,
             },
             soft_bins: d.loss == Loss::SoftBins,
+            scheme: Scheme::Autosome,
         }
     }
 
     /// `true` for the DREAM yeast promoter models (plasmid window, 18 bins).
     pub fn is_yeast(&self) -> bool {
         self.exact_length.is_none() && self.soft_bins
+    }
+
+    /// The default region of the SNV scan, the motif tiling and the design, in words (what
+    /// `DataProcessor::variable_region` gives).
+    pub fn default_region(&self) -> &'static str {
+        match (self.scheme, self.exact_length) {
+            (_, Some(_)) => "the whole sequence",
+            (Scheme::Autosome, None) => "the 80 bp random region",
+            (Scheme::Bhi, None) => "the 80 bp random region, within the first 110 bp that the BHI DataProcessor reads",
+            (Scheme::UnlockDna, None) => "positions 21 to length − 20, what the UnlockDNA DataProcessor reads (it cuts 20 bp at each end)",
+        }
+    }
+
+    /// The SNV scan's "whole sequence" choice, in words, when it differs from the default
+    /// region (`None`: the default already is all the model reads).
+    pub fn whole_choice(&self) -> Option<&'static str> {
+        match (self.scheme, self.exact_length) {
+            (_, Some(_)) | (Scheme::UnlockDna, _) => None,
+            (Scheme::Autosome, None) => Some(" scan the whole sequence (default: the 80 bp random region)"),
+            (Scheme::Bhi, None) => Some(" scan all the model reads: the first 110 bp (default: the 80 bp random region in them)"),
+        }
     }
 
     /// Output `k` with its unit, e.g. `Dev (log2 enrichment)`.
@@ -81,8 +109,13 @@ impl Assay {
             return "Expected expression bin on the training scale (0–17: mean sorting bin of the DREAM sort-seq assay), averaged over the forward and reverse-complement strands; the bars are the model's 18-bin distribution (its own uncertainty).".into();
         }
         let outs: Vec<String> = (0..self.outputs.len()).map(|k| self.labelled(k)).collect();
+        let how = match self.scheme {
+            Scheme::Autosome => "each the mean of the sequence as given and its reverse complement (as `dream predict` does by default)",
+            Scheme::Bhi => "read by the BHI DataProcessor (the first 110 bp, a shorter sequence padded with plasmid vector on both sides), the mean of the sequence and its reverse complement (as `dream predict` does)",
+            Scheme::UnlockDna => "read by the UnlockDNA DataProcessor (20 bp cut at each end, the rest N-padded to 100 bp and followed by its reverse complement, both strands in one pass; as `dream predict` does)",
+        };
         format!(
-            "{}Predicted {}, on the scale of the training targets, each the mean of the sequence as given and its reverse complement (as `dream predict` does by default).",
+            "{}Predicted {}, on the scale of the training targets, {how}.",
             if self.description.is_empty() { String::new() } else { format!("{}. ", self.description.trim_end_matches('.')) },
             outs.join(" and ")
         )
@@ -106,6 +139,16 @@ impl Assay {
             _ => "Check the model card for how much data this model saw.".into(),
         }
     }
+}
+
+/// The model card's caveat: the dataset's ([`Assay::caveat`]: how much of it the shipped models
+/// saw), or, for weights not trained here (`model-export import-torch`), that no training run is
+/// recorded.
+pub fn card_caveat(m: &Manifest) -> String {
+    if m.provenance.source == "imported" && m.provenance.train_data.is_none() {
+        return "These weights were imported (e.g. a PyTorch state_dict), not trained here: the bundle records no training data or scores, so this card cannot say how well they predict.".into();
+    }
+    Assay::of(m).caveat()
 }
 
 #[cfg(test)]
@@ -151,8 +194,46 @@ mod tests {
         b.set_combination(c).unwrap();
         let a = Assay::of(&b.manifest);
         assert!(!a.soft_bins && !a.is_yeast());
+        assert_eq!(a.scheme, Scheme::Bhi);
         assert_eq!(a.labelled(0), "expression (standardised expression (z-score))");
         let help = a.predictions_help();
         assert!(help.contains("standardised") && !help.starts_with("Expected expression bin"), "{help}");
+        assert!(help.contains("BHI DataProcessor") && help.contains("first 110 bp"), "{help}");
+        assert!(a.default_region().contains("within the first 110 bp"));
+        assert!(a.whole_choice().unwrap().contains("first 110 bp"));
+        // Built here, not imported: the dataset's caveat; imported: none about training.
+        assert!(card_caveat(&b.manifest).contains("trained on a small real sample"));
+        b.manifest.provenance.source = "imported".into();
+        b.manifest.provenance.train_data = None;
+        assert!(card_caveat(&b.manifest).starts_with("These weights were imported"));
+    }
+
+    #[test]
+    fn the_wording_follows_the_dataprocessor() {
+        let y = Assay::default();
+        assert_eq!((y.scheme, y.default_region()), (Scheme::Autosome, "the 80 bp random region"));
+        assert!(y.whole_choice().is_some());
+        let d = Assay::of(&manifest_of(&Dataset::deepstarr()));
+        assert_eq!((d.default_region(), d.whole_choice()), ("the whole sequence", None));
+
+        let c: prixfixe::combination::Combination = "2_2_2_2".parse().unwrap();
+        let config = c.config().unwrap();
+        let model = config.init::<prixfixe::CpuBackend>(&Default::default()).unwrap();
+        let mut b = prixfixe::bundle::Bundle::from_model(&model, config, &Dataset::dream_yeast(), "t", "t", prixfixe::weights::Precision::F32, Default::default()).unwrap();
+        b.set_combination(c).unwrap();
+        let u = Assay::of(&b.manifest);
+        assert_eq!(u.scheme, Scheme::UnlockDna);
+        assert!(!u.is_yeast() && u.whole_choice().is_none());
+        assert!(u.default_region().starts_with("positions 21 to length − 20"));
+        assert!(u.predictions_help().contains("20 bp cut at each end"), "{}", u.predictions_help());
+
+        // An autosome-DataProcessor combination with the BHI Final block: one value, the DREAM window.
+        let c: prixfixe::combination::Combination = "0_1_0_1".parse().unwrap();
+        let config = c.config().unwrap();
+        let model = config.init::<prixfixe::CpuBackend>(&Default::default()).unwrap();
+        let mut b = prixfixe::bundle::Bundle::from_model(&model, config, &Dataset::dream_yeast(), "t", "t", prixfixe::weights::Precision::F32, Default::default()).unwrap();
+        b.set_combination(c).unwrap();
+        let a = Assay::of(&b.manifest);
+        assert_eq!((a.scheme, a.is_yeast(), a.default_region()), (Scheme::Autosome, false, "the 80 bp random region"));
     }
 }

@@ -47,12 +47,14 @@ pub fn variant_job(processor: &DataProcessor, text: &str) -> Result<VariantJob, 
             same[0]
         ));
     }
-    // Past adapter + window, bases at the 5' end fall outside what the model reads.
+    // Past adapter + window, bases at the 5' end fall outside what the model reads (BHI: past
+    // the first 110 bp, at the 3' end; UnlockDNA refuses what it cannot read whole).
     let reach = processor.seq_len() + processor.adapter_len();
     let long = records.iter().filter(|r| r.reference.len().max(r.alternative.len()) > reach).count();
     if long > 0 {
+        let which = if processor.scheme() == prixfixe::data::Scheme::Bhi { "first" } else { "last" };
         notes.push(format!(
-            "{long} variant(s) have a sequence longer than {reach} bp: the model reads only its last {} bp, as `dream variants` does.",
+            "{long} variant(s) have a sequence longer than {reach} bp: the model reads only its {which} {} bp, as `dream variants` does.",
             processor.seq_len()
         ));
     }
@@ -200,6 +202,24 @@ mod tests {
         assert!(e.starts_with("line 2, variant \"short\": the reference sequence"), "{e}");
         let same = variant_job(&p, &format!("id,ref_sequence,alt_sequence\ns,{NATIVE},{NATIVE}\n")).unwrap();
         assert_eq!(same.notes.len(), 1);
+    }
+
+    #[test]
+    fn variant_tables_with_the_bhi_and_unlockdna_dataprocessors() {
+        let h = "id,sequence,position,ref,alt\n";
+        let long = format!("{NATIVE}{}", &NATIVE[..20]);
+        let base = long.as_bytes()[119] as char;
+        let alt = if base == 'A' { 'C' } else { 'A' };
+        // BHI reads the first 110 bp: a change past them is noted (and has delta 0).
+        let job = variant_job(&DataProcessor::bhi(), &format!("{h}v1,{long},120,{base},{alt}\n")).unwrap();
+        assert_eq!(job.notes.len(), 1);
+        assert!(job.notes[0].contains("longer than 110 bp: the model reads only its first 110 bp"), "{:?}", job.notes);
+        // UnlockDNA refuses a sequence longer than 140 bp with the row named.
+        let too_long = format!("{NATIVE}{}", &NATIVE[..31]);
+        let e = variant_job(&DataProcessor::unlockdna(), &format!("id,ref_sequence,alt_sequence\nx,{too_long},{too_long}\n")).unwrap_err();
+        assert!(e.starts_with("line 2, variant \"x\""), "{e}");
+        let (r, a) = (&NATIVE[49..50], if &NATIVE[49..50] == "G" { "A" } else { "G" });
+        assert!(variant_job(&DataProcessor::unlockdna(), &format!("{h}v1,{NATIVE},50,{r},{a}\n")).is_ok());
     }
 
     #[test]

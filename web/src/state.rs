@@ -324,17 +324,7 @@ pub fn read_box(state: State) -> Option<Vec<Entry>> {
     match input::read_input(&t, eng.processor()) {
         Ok(entries) => {
             state.problem.set(None);
-            let mut n = Vec::new();
-            let missing = input::without_adapter(&entries);
-            if !missing.is_empty() {
-                n.push(format!(
-                    "{} challenge-form sequence(s) ({}) do not start with the 5' adapter {}; their first 17 bp are replaced by plasmid sequence all the same.",
-                    missing.len(),
-                    missing.iter().take(3).map(|e| e.id.as_str()).collect::<Vec<_>>().join(", "),
-                    prixfixe::data::ADAPTER_5P
-                ));
-            }
-            state.notes.set(n);
+            state.notes.set(input::read_notes(&entries, eng.processor()));
             state.entries.set(entries.clone());
             Some(entries)
         }

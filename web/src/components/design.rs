@@ -212,7 +212,7 @@ pub fn DesignPanel(state: State) -> impl IntoView {
     view! {
         <section data-testid="design-panel">
             <h2>"Sequence design"</h2>
-            <p class="help">{move || state.assay.with(|a| format!("From the first sequence of the box, substitutions toward a goal {} within the editable region (default: {}). ", a.change_words(state.output.get()), if a.is_yeast() { "the 80 bp random region" } else { "the whole sequence" }))}"Greedy: each round is a full SNV scan and the best substitution is kept, until k substitutions or none helps. Evolve: a (μ + λ) evolutionary search (population 16, 4 children each, 20 generations) drawn from the seed. The same seed gives the same design as "<code>"dream design"</code>" (its numbers equal the page's to 1e-4; only a near-tie could branch differently)."</p>
+            <p class="help">{move || state.assay.with(|a| format!("From the first sequence of the box, substitutions toward a goal {} within the editable region (default: {}). ", a.change_words(state.output.get()), a.default_region()))}"Greedy: each round is a full SNV scan and the best substitution is kept, until k substitutions or none helps. Evolve: a (μ + λ) evolutionary search (population 16, 4 children each, 20 generations) drawn from the seed. The same seed gives the same design as "<code>"dream design"</code>" (its numbers equal the page's to 1e-4; only a near-tie could branch differently)."</p>
             <div class="buttons">
                 <label>"Goal: "
                     <select data-testid="design-goal" prop:value=move || d.goal.get() on:change=field(d.goal)>
@@ -234,7 +234,7 @@ pub fn DesignPanel(state: State) -> impl IntoView {
             </div>
             <div class="buttons">
                 <label>"Editable region: "<input type="text" data-testid="design-region" size="10" placeholder="FROM-TO" spellcheck="false"
-                    title=move || if state.assay.with(|a| a.is_yeast()) { "1-based positions, inclusive; empty: the 80 bp random region" } else { "1-based positions, inclusive; empty: the whole sequence" } prop:value=move || d.region.get() on:input=field(d.region)/></label>
+                    title=move || state.assay.with(|a| format!("1-based positions, inclusive; empty: {}", a.default_region())) prop:value=move || d.region.get() on:input=field(d.region)/></label>
                 <label>"Protected positions: "<input type="text" data-testid="design-protect" size="16" placeholder="e.g. 20-25,40" spellcheck="false"
                     prop:value=move || d.protect.get() on:input=field(d.protect)/></label>
                 <button data-testid="design-button" class="primary" on:click=move |_| run(state) disabled=move || !state.ready.get() || state.busy.get()>"Design"</button>

@@ -97,7 +97,7 @@ pub fn card_of(m: &Manifest, from_file: bool) -> Card {
         test,
         notes: p.notes.clone().unwrap_or_default(),
         from_file,
-        caveat: crate::assay::Assay::of(m).caveat(),
+        caveat: crate::assay::card_caveat(m),
         combination: m.combination().map(|c| format!("{c} (#{} of 81) — {}", c.number(), c.describe())).unwrap_or_default(),
     }
 }

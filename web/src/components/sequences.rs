@@ -97,14 +97,14 @@ pub fn Sequences(state: State) -> impl IntoView {
             {examples}
             <div class="buttons">
                 <button data-testid="predict-button" class="primary" on:click=move |_| predictions::run(state) disabled=move || !state.ready.get() || state.busy.get()>{move || if assay.with(|a| a.is_yeast()) { "Predict expression" } else { "Predict" }}</button>
-                {move || assay.with(|a| a.is_yeast()).then(|| view! {
-                    <label><input type="checkbox" data-testid="ism-whole" prop:checked=move || whole.get() on:change=move |ev| whole.set(event_target_checked(&ev))/>" scan the whole sequence (default: the 80 bp random region)"</label>
+                {move || assay.with(|a| a.whole_choice()).map(|words| view! {
+                    <label><input type="checkbox" data-testid="ism-whole" prop:checked=move || whole.get() on:change=move |ev| whole.set(event_target_checked(&ev))/>{words}</label>
                 })}
                 {picker}
                 <button data-testid="ism-button" on:click=move |_| snv_scan::run(state) disabled=move || !state.ready.get() || state.busy.get()>"SNV effect scan"</button>
             </div>
             {move || state.problem.get().map(|p| problem_view(&p, &state.problem_text.get_untracked()))}
-            {move || state.notes.get().into_iter().map(|n| view! { <p class="note">{n}</p> }).collect_view()}
+            {move || state.notes.get().into_iter().map(|n| view! { <p class="note" data-testid="box-note">{n}</p> }).collect_view()}
         </section>
     }
 }

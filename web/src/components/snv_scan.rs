@@ -35,7 +35,7 @@ pub struct IsmView {
 /// The panel's state.
 #[derive(Clone, Copy)]
 pub struct ScanState {
-    /// Scan the whole sequence rather than the 80 bp random region.
+    /// Scan all the model reads rather than the 80 bp random region (`Assay::whole_choice`).
     pub whole: RwSignal<bool>,
     /// Progress and result line.
     pub status: RwSignal<String>,
@@ -68,7 +68,9 @@ pub fn run(state: State) {
         state.notes.update(|n| n.push(format!("The SNV scan uses the first sequence ({}).", entry.id)));
     }
     let len = entry.sequence.len();
-    let range = if sc.whole.get_untracked() { (1, len) } else { eng.processor().variable_region(len).unwrap_or((1, len)) };
+    // What the model reads (BHI: the first 110 bp; UnlockDNA: 21..len−20), by default its random region.
+    let whole = sc.whole.get_untracked() && state.assay.with_untracked(|a| a.whole_choice().is_some());
+    let range = crate::input::scan_range(eng.processor(), len, whole);
     let plan = match plan_ism(eng.processor(), &entry.sequence, Some(range)) {
         Ok(p) => p,
         Err(e) => {

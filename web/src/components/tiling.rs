@@ -145,7 +145,7 @@ pub fn Tiling(state: State) -> impl IntoView {
             <h2>"Motif tiling"</h2>
             <p class="help">{move || state.assay.with(|a| format!(
                 "The motif (or its reverse complement, orientation −) is written over the sequences in the box at every position where it fits in the region — by default {} — and each placement's predicted {} is compared with the sequence's own (delta). With several sequences the plot shows the mean ± sd over them by offset from the region start.",
-                if a.is_yeast() { "the 80 bp random region, as in the DREAM test set's motif tiling subset" } else { "the whole sequence" },
+                if a.is_yeast() { "the 80 bp random region, as in the DREAM test set's motif tiling subset" } else { a.default_region() },
                 a.change_words(state.output.get())
             ))}</p>
             <div class="buttons">
@@ -163,7 +163,7 @@ pub fn Tiling(state: State) -> impl IntoView {
                     </select>
                 </label>
                 <label>"Region: "<input type="text" data-testid="tile-region" spellcheck="false" size="10" placeholder="FROM-TO"
-                    title=move || if state.assay.with(|a| a.is_yeast()) { "1-based positions, inclusive; empty: the 80 bp random region of each sequence" } else { "1-based positions, inclusive; empty: the whole sequence" }
+                    title=move || state.assay.with(|a| format!("1-based positions, inclusive; empty: {} of each sequence", a.default_region()))
                     prop:value=move || t.region.get() on:input=move |ev| t.region.set(event_target_value(&ev))/></label>
                 <button data-testid="tile-button" class="primary" on:click=move |_| run(state) disabled=move || !state.ready.get() || state.busy.get()>"Tile the motif"</button>
             </div>
