@@ -6,6 +6,7 @@
 mod bench;
 mod combos;
 mod cv;
+mod grid;
 mod inference;
 mod interpret;
 mod model_io;
@@ -208,6 +209,9 @@ enum Command {
     /// The 81 Prix Fixe combinations (DP+Trainer_First_Core_Final, 0 autosome, 1 BHI,
     /// 2 UnlockDNA) with whether each is compatible and why not.
     Combos(combos::CombosArgs),
+    /// The Prix Fixe experiment (paper Fig. 2B): train every requested combination on the same
+    /// data split (resumable, one run directory each); writes grid.tsv and the grid.svg heatmap.
+    Grid(grid::GridArgs),
 }
 
 /// One sequence, given inline or as a record of a file (`dream ism`, `dream tile`).
@@ -267,6 +271,7 @@ fn main() -> ExitCode {
         },
         Command::Bench(args) => bench::run(args),
         Command::Combos(args) => combos::run(args),
+        Command::Grid(args) => grid::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
