@@ -130,6 +130,7 @@ pub fn bundle_from_run(from: &Path, name: &str, precision: Precision, scores: Op
     let mut bundle = Bundle::from_model(&model, run.model, &dataset, name, &title, precision, provenance)?;
     if let Some(c) = run.combination {
         bundle.set_combination(c)?;
+        bundle.set_trained_on_data_scale();
     }
     Ok(bundle)
 }

@@ -559,6 +559,22 @@ impl Bundle {
         Ok(())
     }
 
+    /// For a combination trained here with the BHI or UnlockDNA Trainer: `dream train` folds the
+    /// Trainer's standardised targets back into the last Linear layer
+    /// ([`crate::trainer::fold_target_scale`]), so the model predicts the expression bin like the
+    /// autosome-trained ones (an imported official state_dict keeps the z-score scale that
+    /// [`Bundle::set_combination`] states). Call after `set_combination`; no-op otherwise.
+    pub fn set_trained_on_data_scale(&mut self) {
+        let m = &mut self.manifest;
+        let Some(c) = m.combination.filter(|c| c.trainer != Team::Autosome) else { return };
+        m.output.meaning = format!(
+            "expression bin (0-17 training scale) regressed by the {} Final Layers Block with the {} Trainer (standardised targets, scale folded back into the last layer), mean of the sequence and its reverse complement",
+            c.final_block.display_name(),
+            c.trainer.display_name()
+        );
+        m.output.units = vec!["sorting bin, 0-17 (training scale)".into()];
+    }
+
     /// The manifest as pretty JSON.
     pub fn manifest_json(&self) -> String {
         serde_json::to_string_pretty(&self.manifest).expect("manifest serialises")

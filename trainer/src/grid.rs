@@ -82,6 +82,11 @@ pub struct GridArgs {
     /// train --combo` picks it).
     #[arg(long)]
     pub lr: Option<f64>,
+    /// UnlockDNA Trainer: warm-up steps of its inverse-sqrt schedule (default 12,500, sized for
+    /// the full 6.7 M rows; shorten it on small data).
+    #[arg(long)]
+    #[serde(default)]
+    pub warmup_steps: Option<usize>,
     /// Cap on optimizer steps per epoch.
     #[arg(long)]
     pub steps_per_epoch: Option<usize>,
@@ -379,7 +384,7 @@ fn grid<B: AutodiffBackend>(args: GridArgs, device: B::Device) -> Result<()> {
             serde_json::from_slice(&before).with_context(|| format!("{}: unreadable grid settings", settings_file.display()))?;
         if before != recorded {
             bail!(
-                "--resume: {} holds a grid made with other settings ({}); resume with the same --dataset, --train, --val, --val-fraction, --epochs, --batch-size, --lr, --steps-per-epoch, --seed and --skip-missing-targets, or choose another --out",
+                "--resume: {} holds a grid made with other settings ({}); resume with the same --dataset, --train, --val, --val-fraction, --epochs, --batch-size, --lr, --warmup-steps, --steps-per-epoch, --seed and --skip-missing-targets, or choose another --out",
                 out.display(),
                 before
             );
@@ -460,7 +465,7 @@ fn grid<B: AutodiffBackend>(args: GridArgs, device: B::Device) -> Result<()> {
             epochs: args.epochs,
             batch_size: args.batch_size,
             lr: args.lr,
-            warmup_steps: None,
+            warmup_steps: args.warmup_steps,
             steps_per_epoch: args.steps_per_epoch,
             seed: args.seed,
             device: args.device,

@@ -266,34 +266,28 @@ fn predict_with_imported_combinations_reproduces_the_reference() {
     assert!(format!("{e:#}").contains("DREAM yeast promoter sequences only"), "{e:#}");
 }
 
-/// The CI smoke run of the grid's autosome half: every compatible combination with the autosome
-/// DataProcessor + Trainer trains 2 steps on 64 real rows with a finite loss, from `--combo` (and
-/// `--recipe/--first/--core/--final` names the same run); one of them is bundled, carries its
-/// combination and predicts.
+/// A combination run by code and by team names is the same run; its bundle carries the
+/// combination and predicts; bad combinations are refused before any work. (Every compatible
+/// combination training 2 steps is the grid smoke, `tests/grid.rs`.)
 #[test]
-fn every_autosome_trainer_combination_trains_two_steps() {
+fn combination_runs_by_code_or_name_bundle_and_refuse() {
     let dir = tempfile::tempdir().unwrap();
     let rows: String = std::fs::read_to_string(root().join("data/dream/train_demo.tsv")).unwrap().lines().take(64).map(|l| format!("{l}\n")).collect();
     let train = dir.path().join("train.tsv");
     std::fs::write(&train, rows).unwrap();
-    let combos: Vec<prixfixe::combination::Combination> =
-        prixfixe::combination::Combination::compatible().into_iter().filter(|c| c.trainer == prixfixe::combination::Team::Autosome).collect();
-    assert_eq!(combos.len(), 18);
-    for c in &combos {
-        let out = dir.path().join(c.code());
-        let (ok, _, err) = dream(&[
-            "train", "--combo", &c.code(), "--train", train.to_str().unwrap(), "--out", out.to_str().unwrap(),
-            "--epochs", "1", "--steps-per-epoch", "2", "--batch-size", "16", "--val-fraction", "0.25",
-        ]);
-        assert!(ok, "{c}: {err}");
-        let metrics = std::fs::read_to_string(out.join("metrics.csv")).unwrap();
-        let loss_col = if c.final_block == prixfixe::combination::Team::Bhi { "train_huber" } else { "train_kl" };
-        assert!(metrics.starts_with(&format!("epoch,steps,{loss_col},")), "{c}: {metrics}");
-        let loss: f64 = metrics.lines().nth(1).unwrap().split(',').nth(2).unwrap().parse().unwrap();
-        assert!(loss.is_finite() && loss > 0.0, "{c}: loss {loss}");
-        let cfg = json(&out.join("config.json"));
-        assert_eq!(cfg["combination"]["first"], c.first.name(), "{c}");
-    }
+    let c: prixfixe::combination::Combination = "0_2_0_1".parse().unwrap();
+    let out = dir.path().join(c.code());
+    let (ok, _, err) = dream(&[
+        "train", "--combo", &c.code(), "--train", train.to_str().unwrap(), "--out", out.to_str().unwrap(),
+        "--epochs", "1", "--steps-per-epoch", "2", "--batch-size", "16", "--val-fraction", "0.25",
+    ]);
+    assert!(ok, "{c}: {err}");
+    let metrics = std::fs::read_to_string(out.join("metrics.csv")).unwrap();
+    assert!(metrics.starts_with("epoch,steps,train_huber,"), "{c}: {metrics}");
+    let loss: f64 = metrics.lines().nth(1).unwrap().split(',').nth(2).unwrap().parse().unwrap();
+    assert!(loss.is_finite() && loss > 0.0, "{c}: loss {loss}");
+    let cfg = json(&out.join("config.json"));
+    assert_eq!(cfg["combination"]["first"], c.first.name(), "{c}");
     // The same run named by teams; resuming it with --combo is the same run.
     let named = dir.path().join("named");
     let (ok, _, err) = dream(&[
@@ -354,6 +348,10 @@ fn bhi_and_unlockdna_trainer_runs_resume_exactly() {
         let scale = &cfg["training"]["target_scale"];
         assert_eq!(scale["shift"].as_f64().unwrap() == 11.0, code == "1_1_0_1", "{scale}");
         assert!((scale["shift"].as_f64().unwrap() - 11.0).abs() < 1.5 && scale["scale"].as_f64().unwrap() > 1.0, "{scale}");
+        // Its bundle says so (an imported official state_dict states the z-score scale instead).
+        let bundle = model_export::bundle_from_run(&a, "b", prixfixe::weights::Precision::F32, None, None).unwrap();
+        assert!(bundle.manifest.output.meaning.starts_with("expression bin (0-17"), "{}", bundle.manifest.output.meaning);
+        assert_eq!(bundle.manifest.output.units, ["sorting bin, 0-17 (training scale)"]);
         if code != "1_1_0_1" {
             // The untrained Conformer's outputs are far from 0 (PyTorch default init, 4 layers)
             // and the warm-up schedule barely moves them in 4 steps: no range to check.
