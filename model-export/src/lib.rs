@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 pub mod pth;
 
 use anyhow::{bail, Context, Result};
-use prixfixe::combination::{Combination, Wiring};
+use prixfixe::combination::{Combination, Team, Wiring};
 use prixfixe::bundle::{sha256_hex, Bundle, DataFile, Manifest, Provenance};
 use prixfixe::dataset::{Dataset, LengthRule, Loss};
 use prixfixe::model::{ModelPreset, PrixFixeConfig};
@@ -110,7 +110,7 @@ pub fn bundle_from_run(from: &Path, name: &str, precision: Precision, scores: Op
         val_rows: run.training["val_rows"].as_u64().map(|v| v as usize),
         epochs: Some(metrics.len()),
         batch_size: args["batch_size"].as_u64().map(|v| v as usize).or(dataset.defaults.batch_size),
-        max_lr: args["lr"].as_f64().or(preset.map(|p| dataset.default_lr(p))),
+        max_lr: run.training["settings"]["lr"].as_f64().or(args["lr"].as_f64()).or(preset.map(|p| dataset.default_lr(p))),
         seed: args["seed"].as_u64(),
         best_epoch: best.map(|b| b.0),
         val_pearson_r: best.map(|b| b.1),
@@ -232,7 +232,18 @@ pub fn model_card(m: &Manifest) -> String {
     }
     let dataset = m.dataset();
     let yeast = dataset.length == LengthRule::DreamPlasmid;
-    if yeast {
+    // A combination with another team's DataProcessor or Final Layers Block reads and predicts as
+    // its manifest states, not as the autosome DREAM models do.
+    let own_blocks = m.combination().filter(|c| c.trainer != Team::Autosome || c.final_block != Team::Autosome);
+    if let (true, Some(c)) = (yeast, own_blocks) {
+        s += &format!(
+            "**Input.** Yeast promoter sequences in the DREAM challenge form (~110 bp), read by the {} DataProcessor: {} A, C, G, T, N; any case. Channels: {}.\n\n",
+            c.trainer.display_name(),
+            m.input.rule,
+            m.input.channels.join(", ")
+        );
+        s += &format!("**Output.** One value: {}.\n\n", m.output.meaning);
+    } else if yeast {
         s += "**Input.** Yeast promoter sequences in the DREAM challenge form: 17 bp 5' adapter `TGCATTTTTTTCACATC` + 80 bp random region + \
               13 bp 3' flank (~110 bp). The first 17 bp are replaced by the 150 bp of plasmid upstream of the insert and the last 150 bp \
               are kept (the challenge DataProcessor). A, C, G, T, N; any case.\n\n";
@@ -262,18 +273,25 @@ pub fn model_card(m: &Manifest) -> String {
             if let Some(d) = &p.train_data {
                 s += &format!("| data | `{}` (sha256 `{}`) |\n", d.path, d.sha256.as_deref().unwrap_or("not available"));
             }
+            let lr = p.max_lr.map_or("?".into(), |v| v.to_string());
+            let trainer = m.combination().map_or(Team::Autosome, |c| c.trainer);
+            let final_block = m.combination().map_or(Team::Autosome, |c| c.final_block);
+            let method = match (trainer, final_block, dataset.loss, &dataset.strand) {
+                (Team::Bhi, Team::Bhi, ..) => format!("BHI Trainer: AdamW lr {lr} (wd 0.01), cosine schedule; Huber loss (δ 1) on (bin − 11)/std, averaged over each sequence and its reverse complement"),
+                (Team::Bhi, ..) => format!("BHI Trainer: AdamW lr {lr} (wd 0.01), cosine schedule; KL loss on 18-bin soft targets, averaged over each sequence and its reverse complement"),
+                (Team::UnlockDna, ..) => format!("UnlockDNA Trainer: Adam lr {lr} at step 0 then inverse-sqrt warm-up, gradient clipping; MSE on the standardised expression + masked-nucleotide cross-entropy"),
+                (_, Team::Bhi, ..) => format!("OneCycle peak lr {lr}, AdamW (wd 0.01), Huber loss (δ 1) on the expression bin, RC-doubled data"),
+                (_, _, Loss::SoftBins, _) => format!("OneCycle peak lr {lr}, AdamW (wd 0.01), KL loss on 18-bin soft targets, RC-doubled data"),
+                (_, _, Loss::Mse, prixfixe::dataset::StrandRule::Augment) => format!("OneCycle peak lr {lr}, AdamW (wd 0.01), MSE per task (summed), RC-doubled data"),
+                (_, _, Loss::Mse, _) => format!("OneCycle peak lr {lr}, AdamW (wd 0.01), MSE per task (summed), both orientations as rows of the data"),
+            };
             s += &format!(
-                "| rows | {} training, {} validation |\n| schedule | {} epoch(s), batch {}, OneCycle peak lr {}, AdamW (wd 0.01), {} |\n| seed | {} |\n| exported epoch | {} ({}) |\n",
+                "| rows | {} training, {} validation |\n| schedule | {} epoch(s), batch {}, {} |\n| seed | {} |\n| exported epoch | {} ({}) |\n",
                 p.train_rows.map_or("?".into(), |v| v.to_string()),
                 p.val_rows.map_or("?".into(), |v| v.to_string()),
                 p.epochs.map_or("?".into(), |v| v.to_string()),
                 p.batch_size.map_or("?".into(), |v| v.to_string()),
-                p.max_lr.map_or("?".into(), |v| v.to_string()),
-                match (dataset.loss, &dataset.strand) {
-                    (Loss::SoftBins, _) => "KL loss on 18-bin soft targets, RC-doubled data".to_string(),
-                    (Loss::Mse, prixfixe::dataset::StrandRule::Augment) => "MSE per task (summed), RC-doubled data".to_string(),
-                    (Loss::Mse, _) => "MSE per task (summed), both orientations as rows of the data".to_string(),
-                },
+                method,
                 p.seed.map_or("?".into(), |v| v.to_string()),
                 p.best_epoch.map_or("?".into(), |v| v.to_string()),
                 match dataset.selection {
@@ -357,7 +375,7 @@ pub fn model_card(m: &Manifest) -> String {
         s += &format!(
             "- Trained on a small sample ({} rows) of the 6,739,258-row challenge training set, for {} epoch(s) on a CPU: its \
              accuracy is below what the published DREAM models reach with the full data and 80 epochs (see the metrics \
-             above, e.g. the weak high/low/challenging subsets). Use it to try the tools, not for biological conclusions; \
+             above). Use it to try the tools, not for biological conclusions; \
              retrain on the full data (`dream train`) or import the official weights (`model-export import-torch`).\n",
             p.train_rows.unwrap_or(0),
             p.epochs.map_or("a few".into(), |e| e.to_string())

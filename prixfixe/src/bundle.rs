@@ -360,6 +360,24 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
     Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
 }
 
+/// Lower-case hex sha256 of everything `reader` yields, read in 1 MiB pieces (a data file of any
+/// size).
+///
+/// # Errors
+/// The reader's I/O error.
+pub fn sha256_reader<R: std::io::Read>(mut reader: R) -> std::io::Result<String> {
+    let mut h = Sha256::new();
+    let mut buf = vec![0u8; 1 << 20];
+    loop {
+        let n = reader.read(&mut buf)?;
+        if n == 0 {
+            break;
+        }
+        h.update(&buf[..n]);
+    }
+    Ok(h.finalize().iter().map(|b| format!("{b:02x}")).collect())
+}
+
 /// A checked bundle: manifest plus weights bytes whose size and sha256 match it.
 #[derive(Debug, Clone)]
 pub struct Bundle {

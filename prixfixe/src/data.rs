@@ -72,6 +72,17 @@ pub enum SequenceError {
         /// Longest accepted, in bp.
         max: usize,
     },
+    /// Too short for the UnlockDNA DataProcessor: nothing is left after cutting `cut` bp at
+    /// each end (PRIXFIXE-MODULES.md §4.3).
+    #[error("sequence too short: {len} bp; this model reads at least {min} bp ({cut} bp are cut at each end and at least 1 bp must remain)")]
+    TooShortForCuts {
+        /// Length given, in bp.
+        len: usize,
+        /// Minimum length, in bp.
+        min: usize,
+        /// Bases cut at each end, in bp.
+        cut: usize,
+    },
     /// Too short to carry any bases after the 5' adapter is removed.
     #[error("sequence too short: {len} bp; at least {min} bp are needed (the first {adapter} bp are the constant 5' adapter and are replaced by plasmid sequence)")]
     TooShort {

@@ -88,12 +88,12 @@ pub const CODE_M: u8 = 5;
 /// `⌊pad/2⌋`, right `⌈pad/2⌉`), then its reverse complement.
 ///
 /// # Errors
-/// [`SequenceError::TooShort`] when nothing is left after the cuts; [`SequenceError::TooLong`]
+/// [`SequenceError::TooShortForCuts`] when nothing is left after the cuts; [`SequenceError::TooLong`]
 /// when more than 100 bp are left (the reference drops such rows silently).
 pub fn unlockdna_window(seq: &[u8]) -> Result<Vec<u8>, SequenceError> {
     let cut = UNLOCKDNA_CUT;
     if seq.len() <= 2 * cut {
-        return Err(SequenceError::TooShort { len: seq.len(), min: 2 * cut + 1, adapter: cut });
+        return Err(SequenceError::TooShortForCuts { len: seq.len(), min: 2 * cut + 1, cut });
     }
     let middle = &seq[cut..seq.len() - cut];
     if middle.len() > UNLOCKDNA_HALF {
@@ -207,7 +207,7 @@ mod tests {
         assert_eq!(&codes_to_string(&w)[..15], "NNNNNNNNNNNNNNN");
         assert!(matches!(unlockdna_window(&parse_bases(&"A".repeat(141)).unwrap()), Err(SequenceError::TooLong { len: 141, max: 140 })));
         assert_eq!(unlockdna_window(&parse_bases(&"A".repeat(140)).unwrap()).unwrap()[..100], vec![CODE_A; 100][..]);
-        assert!(matches!(unlockdna_window(&parse_bases(&"A".repeat(40)).unwrap()), Err(SequenceError::TooShort { .. })));
+        assert!(matches!(unlockdna_window(&parse_bases(&"A".repeat(40)).unwrap()), Err(SequenceError::TooShortForCuts { len: 40, min: 41, cut: 20 })));
     }
 
     #[test]

@@ -585,9 +585,9 @@ impl Dataset {
     /// windows them. The BHI and UnlockDNA Trainers handle the reverse complement themselves, so
     /// their sets are not RC-doubled and carry no is_singleton. `training_seed` draws the BHI
     /// plasmid-pad side of each short row (the reference's training-time draw, seeded here);
-    /// `None` pads both sides as at prediction time. An UnlockDNA row with more than 100 bp left
-    /// after the 20 bp cuts is skipped and counted in [`LabelledTable::skipped_too_long`] (the
-    /// reference drops such rows silently).
+    /// `None` pads both sides as at prediction time. An UnlockDNA row with more than 100 bp (or
+    /// nothing) left after the 20 bp cuts is skipped and counted in
+    /// [`LabelledTable::skipped_too_long`] (the reference drops the long ones silently).
     ///
     /// # Errors
     /// As [`Dataset::read_table`].
@@ -689,7 +689,9 @@ impl Dataset {
             }
             let seq = field(seq_col)?;
             let padded = match processor.pad_training(seq, training_seed, row_no as u64) {
-                Err(crate::data::SequenceError::TooLong { .. }) if processor.scheme() == crate::data::Scheme::UnlockDna => {
+                Err(crate::data::SequenceError::TooLong { .. } | crate::data::SequenceError::TooShortForCuts { .. })
+                    if processor.scheme() == crate::data::Scheme::UnlockDna =>
+                {
                     table.skipped_too_long += 1;
                     table.first_too_long_line.get_or_insert(line);
                     continue;
@@ -709,6 +711,17 @@ impl Dataset {
                 }
             }
             table.lines.push(line as u32);
+        }
+        if table.set.is_empty() && table.skipped_too_long > 0 {
+            return Err(InputError::new(
+                name,
+                None,
+                None,
+                format!(
+                    "no usable rows: all {} rows are outside the 41-140 bp the UnlockDNA DataProcessor reads (20 bp cut at each end, at most 100 bp left)",
+                    table.skipped_too_long
+                ),
+            ));
         }
         if table.set.is_empty() {
             return Err(InputError::new(name, None, None, "no data rows found"));
@@ -774,7 +787,7 @@ pub struct LabelledTable {
     pub skipped_missing: usize,
     /// Line of the first skipped row.
     pub first_skipped_line: Option<usize>,
-    /// Rows skipped because the DataProcessor cannot read them whole (UnlockDNA: more than
+    /// Rows skipped because the DataProcessor cannot read them (UnlockDNA: nothing or more than
     /// 100 bp left after the cuts).
     pub skipped_too_long: usize,
     /// Line of the first such row.
@@ -1169,6 +1182,30 @@ mod tests {
         assert_eq!(t.set.singleton, vec![true, false]);
         assert_eq!(t.set.samples(), 4);
         assert_eq!(t.set.sample(3), (1, true, true));
+    }
+
+    #[test]
+    fn unlockdna_rows_it_cannot_read_are_skipped_and_counted() {
+        let d = Dataset::dream_yeast();
+        let p = DataProcessor::unlockdna();
+        let ok = "A".repeat(110);
+        let text = format!("{}\t4\n{ok}\t5\n{}\t6\n", "C".repeat(20), "G".repeat(141));
+        let t = d.read_table_for(&p, Some(1), "u.tsv", text.as_bytes(), false).unwrap();
+        assert_eq!((t.len(), t.skipped_too_long, t.first_too_long_line), (1, 2, Some(1)));
+        assert!(!t.set.augment && t.set.singleton == vec![false], "the UnlockDNA Trainer reads its own RC, no singleton");
+        assert_eq!(t.set.sequences.seq_len(), 200);
+        let all_bad = format!("{}\t4\n", "C".repeat(141));
+        let e = d.read_table_for(&p, None, "u.tsv", all_bad.as_bytes(), false).unwrap_err().to_string();
+        assert!(e.contains("all 1 rows are outside the 41-140 bp"), "{e}");
+        // BHI: the training pad side is drawn per row from the seed; prediction pads both sides.
+        let b = DataProcessor::bhi();
+        let short = "ACGT".repeat(22); // 88 bp
+        let rows: String = (0..40).map(|_| format!("{short}\t3\n")).collect();
+        let t = d.read_table_for(&b, Some(3), "b.tsv", rows.as_bytes(), false).unwrap();
+        let distinct: std::collections::HashSet<Vec<u8>> = (0..40).map(|i| t.set.sequences.get(i)).collect();
+        assert_eq!(distinct.len(), 3, "right, left and both pads all occur");
+        let t = d.read_table_for(&b, None, "b.tsv", rows.as_bytes(), false).unwrap();
+        assert!((1..40).all(|i| t.set.sequences.get(i) == t.set.sequences.get(0)));
     }
 
     #[test]

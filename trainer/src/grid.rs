@@ -283,6 +283,8 @@ fn recorded_settings(args: &GridArgs, dataset: &Dataset) -> Result<serde_json::V
         }
     }
     v["dataset_description"] = serde_json::to_value(dataset)?;
+    // The same paths must also hold the same data: the grid compares runs on one split.
+    v["data"] = crate::training::data_digests(&args.train, args.val.as_deref())?;
     Ok(v)
 }
 
@@ -367,8 +369,8 @@ fn panic_message(p: &(dyn std::any::Any + Send)) -> String {
 fn grid<B: AutodiffBackend>(args: GridArgs, device: B::Device) -> Result<()> {
     let combos = parse_combos(&args.combos)?;
     let dataset = Dataset::load(&args.dataset).map_err(anyhow::Error::msg)?;
-    if args.epochs == Some(0) || args.batch_size == Some(0) || args.steps_per_epoch == Some(0) {
-        bail!("--batch-size, --epochs and --steps-per-epoch must be positive");
+    if args.epochs == Some(0) || args.batch_size == Some(0) || args.steps_per_epoch == Some(0) || args.warmup_steps == Some(0) {
+        bail!("--batch-size, --epochs, --steps-per-epoch and --warmup-steps must be positive");
     }
     if let Some(lr) = args.lr.filter(|lr| !(lr.is_finite() && *lr > 0.0)) {
         bail!("--lr must be a positive number (got {lr})");

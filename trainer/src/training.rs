@@ -253,6 +253,16 @@ pub fn run(args: TrainArgs) -> Result<()> {
     on_device(args.device, TrainCommand(args))
 }
 
+/// sha256 of the training file and of the validation file (if any): a `--resume` must see the
+/// same data, not only the same paths.
+pub fn data_digests(train: &Path, val: Option<&Path>) -> Result<serde_json::Value> {
+    let digest = |p: &Path| -> Result<String> {
+        let f = std::fs::File::open(p).with_context(|| format!("reading {}", p.display()))?;
+        prixfixe::bundle::sha256_reader(f).with_context(|| format!("reading {}", p.display()))
+    };
+    Ok(serde_json::json!({ "train_sha256": digest(train)?, "val_sha256": val.map(digest).transpose()? }))
+}
+
 /// Peak resident set size of this process (Linux `VmHWM`), in bytes.
 fn peak_rss_bytes() -> Option<u64> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
@@ -285,9 +295,8 @@ pub fn load_table_for(path: &Path, dataset: &Dataset, processor: &DataProcessor,
     let table = dataset.read_table_for(processor, training_seed, &name, std::io::BufReader::with_capacity(1 << 20, file), skip_missing_targets)?;
     if table.skipped_too_long > 0 {
         eprintln!(
-            "{name}: skipped {} rows that the {:?} DataProcessor cannot read whole (more than 100 bp left after its 20 bp cuts; first at line {})",
+            "{name}: skipped {} rows that the UnlockDNA DataProcessor cannot read (outside 41-140 bp: 20 bp are cut at each end and 1-100 bp must remain; first at line {})",
             table.skipped_too_long,
-            processor.scheme(),
             table.first_too_long_line.unwrap_or(0)
         );
     }
@@ -630,6 +639,9 @@ impl TrainArgs {
         if !(s.lr.is_finite() && s.lr > 0.0) {
             bail!("--lr must be a positive number (got {})", s.lr);
         }
+        if self.warmup_steps == Some(0) {
+            bail!("--warmup-steps must be positive (the UnlockDNA schedule divides by it)");
+        }
         let cfg_path = self.out.join(RUN_CONFIG);
         if self.resume {
             let saved: RunConfig = serde_json::from_slice(
@@ -638,6 +650,16 @@ impl TrainArgs {
             .with_context(|| format!("{}: unreadable run config", cfg_path.display()))?;
             let before: TrainArgs = serde_json::from_value(saved.training["args"].clone())
                 .with_context(|| format!("{}: no training arguments recorded", cfg_path.display()))?;
+            if let Some(was) = saved.training.get("data").filter(|d| !d.is_null()) {
+                if before.train == self.train && before.val == self.val && *was != data_digests(&self.train, self.val.as_deref())? {
+                    bail!(
+                        "--resume: the data in {}{} changed since {} was started (sha256 differs); resume with the data it was trained on, or use a new --out",
+                        self.train.display(),
+                        self.val.as_ref().map(|v| format!(" / {}", v.display())).unwrap_or_default(),
+                        self.out.display()
+                    );
+                }
+            }
             let same = before.combination().ok() == self.combination().ok()
                 && saved.dataset() == *dataset
                 && before.train == self.train
@@ -649,10 +671,20 @@ impl TrainArgs {
                 && before.seed == self.seed
                 && before.skip_missing_targets == self.skip_missing_targets;
             if !same {
+                // Name what changed; the run's own flags only (not --resume, --device, …).
+                let now = serde_json::to_value(self)?;
+                let was = &saved.training["args"];
+                let changed: Vec<String> = now
+                    .as_object()
+                    .into_iter()
+                    .flatten()
+                    .filter(|(k, v)| !matches!(k.as_str(), "resume" | "device" | "dry_run" | "stop_after_steps" | "out") && was.get(k.as_str()).unwrap_or(&serde_json::Value::Null) != *v)
+                    .map(|(k, v)| format!("--{} was {}, now {}", k.replace('_', "-"), was.get(k.as_str()).unwrap_or(&serde_json::Value::Null), v))
+                    .collect();
                 bail!(
                     "--resume: {} was trained with different settings ({}); resume with the same --model/--combo, --dataset, --train, --val, --val-fraction, --epochs, --batch-size, --lr, --warmup-steps, --steps-per-epoch, --seed and --skip-missing-targets, or use a new --out",
                     self.out.display(),
-                    serde_json::to_string(&saved.training["args"]).unwrap_or_default()
+                    if changed.is_empty() { "the dataset description or its defaults changed".to_string() } else { changed.join("; ") }
                 );
             }
         } else if !self.dry_run && (self.out.join("checkpoint").exists() || cfg_path.exists()) {
@@ -668,6 +700,10 @@ impl TrainArgs {
 fn train<B: AutodiffBackend>(args: TrainArgs, device: B::Device) -> Result<()> {
     let dataset = Dataset::load(&args.dataset).map_err(anyhow::Error::msg)?;
     args.check(&dataset)?;
+    let trainer = args.combination()?.trainer;
+    if args.warmup_steps.is_some() && trainer != Team::UnlockDna {
+        eprintln!("note: --warmup-steps applies to the UnlockDNA Trainer only; this run uses the {} Trainer", trainer.display_name());
+    }
     let t_load = Instant::now();
     let processor = args.combination()?.processor_for(&dataset).map_err(anyhow::Error::msg)?;
     let all = load_table_for(&args.train, &dataset, &processor, Some(args.seed), args.skip_missing_targets)?;
@@ -769,7 +805,8 @@ pub fn fit<B: AutodiffBackend>(
         model: config.clone(),
         training: serde_json::json!({ "args": args, "train_rows": train_set.len(), "val_rows": val_set.len(), "settings": {
             "epochs": settings.epochs, "batch_size": settings.batch_size, "lr": settings.lr }, "extra": extra,
-            "trainer": combination.trainer, "target_scale": target_scale }),
+            "trainer": combination.trainer, "target_scale": target_scale,
+            "data": if args.train.is_file() { data_digests(&args.train, args.val.as_deref())? } else { serde_json::Value::Null } }),
         dataset: Some(dataset.clone()),
     };
     write_atomic(&args.out.join(RUN_CONFIG), &serde_json::to_vec_pretty(&run_cfg)?)?;

@@ -352,6 +352,31 @@ fn bhi_and_unlockdna_trainer_runs_resume_exactly() {
         let bundle = model_export::bundle_from_run(&a, "b", prixfixe::weights::Precision::F32, None, None).unwrap();
         assert!(bundle.manifest.output.meaning.starts_with("expression bin (0-17"), "{}", bundle.manifest.output.meaning);
         assert_eq!(bundle.manifest.output.units, ["sorting bin, 0-17 (training scale)"]);
+        let card = model_export::model_card(&bundle.manifest);
+        let trainer = if code == "1_1_0_1" { "BHI Trainer: AdamW lr 0.0015" } else { "UnlockDNA Trainer: Adam lr 0.001" };
+        assert!(card.contains(trainer) && !card.contains("18-bin distribution") && !card.contains("OneCycle"), "{card}");
+        // A resume must see the same data: the training file changed under the same name is refused.
+        if code == "1_1_0_1" {
+            let copy = dir.path().join("train-copy.tsv");
+            std::fs::copy(&train, &copy).unwrap();
+            let c = dir.path().join("changed");
+            let args = |extra: &'static str| {
+                let mut v = vec!["train", "--combo", code, "--train", copy.to_str().unwrap(), "--val", val.to_str().unwrap(), "--out", c.to_str().unwrap(),
+                    "--epochs", "1", "--steps-per-epoch", "2", "--batch-size", "8", "--stop-after-steps", "1"];
+                if !extra.is_empty() {
+                    v.push(extra);
+                }
+                v.into_iter().map(String::from).collect::<Vec<_>>()
+            };
+            let a1 = args("");
+            let (ok, _, err) = dream(&a1.iter().map(String::as_str).collect::<Vec<_>>());
+            assert!(ok, "{err}");
+            let text = std::fs::read_to_string(&copy).unwrap();
+            std::fs::write(&copy, text.lines().rev().collect::<Vec<_>>().join("\n")).unwrap();
+            let a2 = args("--resume");
+            let (ok, _, err) = dream(&a2.iter().map(String::as_str).collect::<Vec<_>>());
+            assert!(!ok && err.contains("changed since") && err.contains("sha256"), "{err}");
+        }
         if code != "1_1_0_1" {
             // The untrained Conformer's outputs are far from 0 (PyTorch default init, 4 layers)
             // and the warm-up schedule barely moves them in 4 steps: no range to check.
