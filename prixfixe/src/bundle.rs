@@ -558,7 +558,9 @@ impl Bundle {
         let dataset = m.dataset();
         let processor = m.processor()?;
         m.input = InputSpec::for_processor(&dataset, &processor);
-        if combination.trainer != Team::Autosome {
+        // The autosome Final Layers Block trains on the 18-bin soft target under every Trainer
+        // (the BHI DataProcessor provides y_probs too): its output stays the expected bin.
+        if combination.trainer != Team::Autosome && combination.final_block != Team::Autosome {
             m.output.bins = 0;
             m.output.range = [f32::MIN, f32::MAX];
             m.output.meaning = format!(
@@ -584,7 +586,7 @@ impl Bundle {
     /// [`Bundle::set_combination`] states). Call after `set_combination`; no-op otherwise.
     pub fn set_trained_on_data_scale(&mut self) {
         let m = &mut self.manifest;
-        let Some(c) = m.combination.filter(|c| c.trainer != Team::Autosome) else { return };
+        let Some(c) = m.combination.filter(|c| c.trainer != Team::Autosome && c.final_block != Team::Autosome) else { return };
         m.output.meaning = format!(
             "expression bin (0-17 training scale) regressed by the {} Final Layers Block with the {} Trainer (standardised targets, scale folded back into the last layer), mean of the sequence and its reverse complement",
             c.final_block.display_name(),

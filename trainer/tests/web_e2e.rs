@@ -1105,7 +1105,8 @@ fn max_abs_diff(a: &[f64], b: &[f64]) -> f64 {
 /// three real training sequences (95, 110 and 135 bp) equal `dream predict` to 1e-4, the BHI SNV
 /// scan of the 135 bp one covers the random region within the first 110 bp (18–110; all it
 /// reads: 1–110) and equals `dream ism --region 18-110`, and a 141 bp sequence is refused by the
-/// UnlockDNA bundle with its rule, the text kept.
+/// UnlockDNA bundle with its rule, the text kept. A combination trained here (`dream train
+/// --combo 1_1_0_0` + `model-export bundle`) loads and predicts as `dream predict` does.
 #[tokio::test(flavor = "multi_thread")]
 #[ignore = "needs dist/ and chromium + chromium-driver; scripts/test.sh runs it"]
 async fn combination_bundles_match_dream_cli() {
@@ -1118,6 +1119,16 @@ async fn combination_bundles_match_dream_cli() {
         let bundle = model_export::import_torch(code.parse().unwrap(), &yeast, &weights, &format!("combo-{code}"), prixfixe::weights::Precision::F32, None).unwrap();
         model_export::write_bundle(&bundle, &models.join(format!("combo-{code}"))).unwrap();
     }
+    // A combination trained here (BHI DataProcessor + Trainer, autosome soft-bin Final block), as
+    // `dream train` + `model-export bundle` make it.
+    let rows: String = std::fs::read_to_string(root().join("data/dream/train_demo.tsv")).unwrap().lines().take(64).map(|l| format!("{l}\n")).collect();
+    let train = extra.path().join("train.tsv");
+    std::fs::write(&train, rows).unwrap();
+    let run = extra.path().join("run-1_1_0_0");
+    dream(&["train", "--combo", "1_1_0_0", "--train", train.to_str().unwrap(), "--out", run.to_str().unwrap(), "--epochs", "1", "--steps-per-epoch", "2", "--batch-size", "8", "--val-fraction", "0.25"]);
+    let trained = model_export::bundle_from_run(&run, "trained-1_1_0_0", prixfixe::weights::Precision::F32, None, None).unwrap();
+    assert_eq!(trained.manifest.output.bins, 18, "the autosome Final block keeps its 18 bins under the BHI Trainer");
+    model_export::write_bundle(&trained, &models.join("trained-1_1_0_0")).unwrap();
     let added = model_export::write_index(&models).unwrap();
     let mut index: Value = serde_json::from_str(&std::fs::read_to_string(dist().join("models/index.json")).unwrap()).unwrap();
     index["models"].as_array_mut().unwrap().extend(added["models"].as_array().unwrap().iter().cloned());
@@ -1127,6 +1138,18 @@ async fn combination_bundles_match_dream_cli() {
     let seqs = demo_sequences(&[95, 110, 135]);
     let fasta: String = seqs.iter().map(|(id, s)| format!(">{id}\n{s}\n")).collect();
     let b = Browser::start(&[]).await;
+
+    // The trained 1_1_0_0 bundle: predictions (expected bin of its 18-bin output) = dream predict.
+    b.open(&format!("{site}?backend=cpu&model=trained-1_1_0_0")).await;
+    let rule = b.text("length-rule").await;
+    assert!(rule.contains("BHI DataProcessor"), "{rule}");
+    b.paste_into("sequence-input", &fasta).await;
+    let web = b.predict(3).await;
+    let cli = dream_predict_bundle(&models.join("trained-1_1_0_0"), &seqs);
+    eprintln!("trained 1_1_0_0: web {web:?}, dream predict {cli:?}, max |Δ| {:.2e}", max_abs_diff(&web, &cli));
+    assert_close("trained 1_1_0_0 (web vs dream predict)", &web, &cli, 1e-4);
+    let combo = combination_shown(&b).await;
+    assert!(combo.contains("1_1_0_0 (#31 of 81)"), "{combo}");
 
     // #32 1_1_0_1: the BHI DataProcessor's rule, the combination, predictions = dream predict.
     let bhi = models.join("combo-1_1_0_1");
