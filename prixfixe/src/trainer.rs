@@ -125,11 +125,6 @@ impl Recipe {
         }
     }
 
-    /// Whether the training rows are RC-doubled with an is_reverse channel (autosome only).
-    pub fn doubles_rows(&self) -> bool {
-        self.team == Team::Autosome
-    }
-
     /// The schedule for a run of `epochs` × `steps_per_epoch` steps on `train_rows` rows.
     pub fn schedule(&self, epochs: usize, steps_per_epoch: usize, train_rows: usize) -> Schedule {
         match self.team {

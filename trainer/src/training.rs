@@ -798,7 +798,11 @@ pub fn fit<B: AutodiffBackend>(
     // The Final Layers Block decides the loss (its train_step, PRIXFIXE-MODULES.md §0): soft bins
     // read the 18-bin targets, the regression-style blocks the values themselves.
     let block_loss = if dataset.loss == Loss::SoftBins { config.final_block.loss() } else { BlockLoss::Mse };
-    let target_scale = Recipe::new(combination.trainer, settings.lr).target_scale(block_loss, train_set);
+    let mut recipe = Recipe::new(combination.trainer, settings.lr);
+    if let Some(w) = args.warmup_steps {
+        recipe.warmup_steps = w;
+    }
+    let target_scale = recipe.target_scale(block_loss, train_set);
     let run_cfg = RunConfig {
         preset: combination.preset(),
         combination: Some(combination),
@@ -815,10 +819,6 @@ pub fn fit<B: AutodiffBackend>(
     let batch_size = settings.batch_size;
     let full_steps = n.div_ceil(batch_size);
     let steps_per_epoch = args.steps_per_epoch.map_or(full_steps, |s| s.clamp(1, full_steps));
-    let mut recipe = Recipe::new(combination.trainer, settings.lr);
-    if let Some(w) = args.warmup_steps {
-        recipe.warmup_steps = w;
-    }
     let schedule = recipe.schedule(settings.epochs, steps_per_epoch, train_set.len());
     let beta1 = SharedBeta1::new(schedule.at(0).1.unwrap_or(0.9) as f32);
 
