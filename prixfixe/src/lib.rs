@@ -44,6 +44,7 @@ pub mod model;
 pub mod nn;
 pub mod predictor;
 pub mod seqio;
+pub mod taylor;
 pub mod tiling;
 pub mod trainer;
 pub mod training;

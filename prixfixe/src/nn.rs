@@ -3,7 +3,8 @@
 //! projection. Weight layouts equal PyTorch's so reference `state_dict`s load as they are.
 //!
 //! Training vs evaluation follows burn's convention: dropout and batch statistics are active on an
-//! autodiff backend (training), inactive otherwise (inference = PyTorch `eval()`).
+//! autodiff backend (training), inactive otherwise (inference = PyTorch `eval()`). [`eval_mode`]
+//! gives `eval()` on an autodiff backend too, for gradients of the model as it predicts (Taylor ISM).
 
 use burn::module::{Module, Param, RunningState};
 use burn::nn::conv::{Conv1d, Conv1dConfig};
@@ -14,6 +15,39 @@ use burn::tensor::{backend::Backend, Distribution, Tensor};
 
 use crate::kernels;
 use crate::weights::{Layout, ParamVisitor};
+
+thread_local! {
+    static EVAL_MODE: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Runs `f` with every layer in evaluation mode (BatchNorm from its running statistics, dropout
+/// off) even on an autodiff backend, on this thread: the gradient of a prediction with respect to
+/// the input is then the gradient of what `dream predict` computes (Taylor ISM,
+/// [`crate::taylor`]).
+pub fn eval_mode<R>(f: impl FnOnce() -> R) -> R {
+    struct Restore(bool);
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            EVAL_MODE.with(|m| m.set(self.0));
+        }
+    }
+    let _restore = Restore(EVAL_MODE.with(|m| m.replace(true)));
+    f()
+}
+
+/// `true` when layers run in training mode: an autodiff backend, outside [`eval_mode`].
+pub fn training<B: Backend>(device: &B::Device) -> bool {
+    B::ad_enabled(device) && !EVAL_MODE.with(std::cell::Cell::get)
+}
+
+/// Dropout in training mode ([`training`]), the identity otherwise.
+pub fn dropout<B: Backend, const D: usize>(layer: &burn::nn::Dropout, x: Tensor<B, D>) -> Tensor<B, D> {
+    if training::<B>(&x.device()) {
+        layer.forward(x)
+    } else {
+        x
+    }
+}
 
 /// Initialisation of a convolution's weights (reference ARCHITECTURE.md §3).
 #[derive(Debug, Clone, Copy)]
@@ -131,7 +165,7 @@ impl<B: Backend> BatchNorm1d<B> {
     /// training (updating the running ones), from the running statistics in eval.
     fn affine(&self, x: &Tensor<B, 3>) -> (Tensor<B, 1>, Tensor<B, 1>) {
         let [b, c, l] = x.dims();
-        let (mean, var) = if B::ad_enabled(&x.device()) {
+        let (mean, var) = if training::<B>(&x.device()) {
             let mean = x.clone().mean_dim(2).mean_dim(0).reshape([c]);
             let centred = x.clone() - per_channel(mean.clone(), b);
             let var = centred.square().mean_dim(2).mean_dim(0).reshape([c]);

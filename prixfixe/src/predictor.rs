@@ -412,8 +412,14 @@ impl<B: Backend> Predictor<B> {
         range: Option<(usize, usize)>,
     ) -> Result<(f32, Vec<VariantEffect>), SequenceError> {
         let plan = plan_ism(&self.processor, sequence, range)?;
+        Ok(self.scan(&plan))
+    }
+
+    /// The exact scan of a plan: every window predicted (both strands), then
+    /// [`IsmPlan::effects`].
+    pub fn scan(&self, plan: &IsmPlan) -> (f32, Vec<VariantEffect>) {
         let preds: Vec<f32> = self.predict_padded(&plan.windows).iter().map(|p| p.expression).collect();
-        Ok(plan.effects(&preds))
+        plan.effects(&preds)
     }
 }
 

@@ -9,8 +9,13 @@ use std::time::Instant;
 use anyhow::{bail, Context, Result};
 use prixfixe::model::ModelPreset;
 
-use crate::model_io::{load_predictor, load_predictor_for_task, load_predictor_with_dataset};
-use prixfixe::predictor::Strands;
+use burn::backend::Autodiff;
+use burn::tensor::backend::Backend;
+use prixfixe::predictor::{plan_ism, IsmPlan, Strands, VariantEffect};
+use prixfixe::{CpuBackend, Predictor};
+
+use crate::model_io::{load_predictor, load_predictor_for_task, load_predictor_for_task_on, load_predictor_with_dataset};
+use crate::IsmMethod;
 use crate::training::write_atomic;
 
 pub(crate) fn read(path: &Path) -> Result<Vec<u8>> {
@@ -232,13 +237,59 @@ pub(crate) fn sequence_from(source: &IsmSource, what: &str) -> Result<String> {
 }
 
 /// `dream ism`.
-pub fn ism(model: &Path, arch: Option<ModelPreset>, task: Option<&str>, source: &IsmSource, region: Option<&str>, output: &Path, attribution: Option<&Path>, logo: Option<&Path>) -> Result<()> {
+pub fn ism(model: &Path, arch: Option<ModelPreset>, task: Option<&str>, source: &IsmSource, region: Option<&str>, method: IsmMethod, output: &Path, attribution: Option<&Path>, logo: Option<&Path>) -> Result<()> {
     check_output(output)?;
     for extra in [attribution, logo].into_iter().flatten() {
         check_output(extra)?;
     }
     let sequence = &sequence_from(source, "ISM")?;
-    let predictor = load_predictor_for_task(model, arch, task)?;
+    let t0 = Instant::now();
+    let (reference, effects) = match method {
+        IsmMethod::Exact => scan_with(&load_predictor_for_task(model, arch, task)?, sequence, region, Predictor::scan)?,
+        IsmMethod::Taylor => {
+            let p = load_predictor_for_task_on::<Autodiff<CpuBackend>>(model, arch, task, &Default::default())?;
+            eprintln!("note: Taylor ISM is a first-order approximation (gradient × substitution); use --method exact for the model's effects");
+            scan_with(&p, sequence, region, prixfixe::taylor::taylor_ism)?
+        }
+    };
+    let out = prixfixe::predictor::ism_table(&effects, '\t');
+    write_atomic(output, out.as_bytes())?;
+    if attribution.is_some() || logo.is_some() {
+        let track = prixfixe::attribution::ism_attribution(&effects);
+        if let Some(path) = attribution {
+            write_atomic(path, prixfixe::attribution::attribution_table(&track, '\t').as_bytes())?;
+        }
+        if let Some(path) = logo {
+            write_atomic(path, prixfixe::attribution::logo_svg(&track, "ISM").as_bytes())?;
+        }
+    }
+    eprintln!("reference prediction {reference:.4}; {} SNVs ({}) in {:.2} s -> {}", effects.len(), method_name(method), t0.elapsed().as_secs_f64(), output.display());
+    let (gains, losses) = prixfixe::predictor::top_effects(&effects, 5);
+    for (label, list) in [("top gains", gains), ("top losses", losses)] {
+        let items: Vec<String> = list
+            .iter()
+            .map(|e| format!("{}{}>{} {:+.3}", e.variant.position, e.variant.reference, e.variant.alternative, e.delta))
+            .collect();
+        eprintln!("{label}: {}", if items.is_empty() { "none".to_string() } else { items.join(", ") });
+    }
+    Ok(())
+}
+
+fn method_name(method: IsmMethod) -> &'static str {
+    match method {
+        IsmMethod::Exact => "exact",
+        IsmMethod::Taylor => "Taylor approximation",
+    }
+}
+
+/// Plans the scan of `sequence` (`region` as `dream ism` reads it) for `predictor` and scores it
+/// with `score` (the exact scan or Taylor ISM).
+fn scan_with<B: Backend>(
+    predictor: &Predictor<B>,
+    sequence: &str,
+    region: Option<&str>,
+    score: impl Fn(&Predictor<B>, &IsmPlan) -> (f32, Vec<VariantEffect>),
+) -> Result<(f32, Vec<VariantEffect>)> {
     let range = region.map(parse_region).transpose()?;
     let len = prixfixe::data::parse_bases(sequence).map_err(|e| anyhow::anyhow!("--sequence: {e}"))?.len();
     if let Some((a, b)) = range {
@@ -254,29 +305,8 @@ pub fn ism(model: &Path, arch: Option<ModelPreset>, task: Option<&str>, source: 
             len - processor.seq_len()
         );
     }
-    let t0 = Instant::now();
-    let (reference, effects) = predictor.ism(sequence, range).map_err(|e| anyhow::anyhow!("--sequence: {e}"))?;
-    let out = prixfixe::predictor::ism_table(&effects, '\t');
-    write_atomic(output, out.as_bytes())?;
-    if attribution.is_some() || logo.is_some() {
-        let track = prixfixe::attribution::ism_attribution(&effects);
-        if let Some(path) = attribution {
-            write_atomic(path, prixfixe::attribution::attribution_table(&track, '\t').as_bytes())?;
-        }
-        if let Some(path) = logo {
-            write_atomic(path, prixfixe::attribution::logo_svg(&track, "ISM").as_bytes())?;
-        }
-    }
-    eprintln!("reference prediction {reference:.4}; {} SNVs in {:.1} s -> {}", effects.len(), t0.elapsed().as_secs_f64(), output.display());
-    let (gains, losses) = prixfixe::predictor::top_effects(&effects, 5);
-    for (label, list) in [("top gains", gains), ("top losses", losses)] {
-        let items: Vec<String> = list
-            .iter()
-            .map(|e| format!("{}{}>{} {:+.3}", e.variant.position, e.variant.reference, e.variant.alternative, e.delta))
-            .collect();
-        eprintln!("{label}: {}", if items.is_empty() { "none".to_string() } else { items.join(", ") });
-    }
-    Ok(())
+    let plan = plan_ism(processor, sequence, range).map_err(|e| anyhow::anyhow!("--sequence: {e}"))?;
+    Ok(score(predictor, &plan))
 }
 
 /// `dream evaluate --data T.tsv`: per-task Pearson r, Spearman ρ and MSE of the model on a

@@ -19,6 +19,17 @@ use clap::{Parser, Subcommand, ValueEnum};
 use prixfixe::combination::Combination;
 use prixfixe::model::ModelPreset;
 
+/// How `dream ism` scores the SNVs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
+pub enum IsmMethod {
+    /// Every variant predicted (both strands): the effects the model gives.
+    #[default]
+    Exact,
+    /// First-order Taylor approximation from the gradient of the reference prediction (one
+    /// forward and one backward pass; Sasse et al., iScience 2024): approximate, for previews.
+    Taylor,
+}
+
 /// Where tensors live.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -115,6 +126,10 @@ enum Command {
         /// Also write the attribution as a sequence logo (SVG).
         #[arg(long)]
         logo: Option<PathBuf>,
+        /// `exact` (every variant predicted) or `taylor` (approximate: gradient × substitution,
+        /// from one forward and one backward pass).
+        #[arg(long, value_enum, default_value_t = IsmMethod::Exact)]
+        method: IsmMethod,
     },
     /// Variant effects for a table of variants: predicted reference, alternative and delta.
     Variants {
@@ -254,8 +269,8 @@ fn main() -> ExitCode {
         Command::Predict { model, arch, combo, input, output, batch_size, strands } => {
             inference::predict(&model, arch.map(ModelPreset::combination).or(combo), &input, &output, batch_size, strands)
         }
-        Command::Ism { model, arch, task, source, region, output, attribution, logo } => {
-            inference::ism(&model, arch, task.as_deref(), &source.into(), region.as_deref(), &output, attribution.as_deref(), logo.as_deref())
+        Command::Ism { model, arch, task, source, region, output, attribution, logo, method } => {
+            inference::ism(&model, arch, task.as_deref(), &source.into(), region.as_deref(), method, &output, attribution.as_deref(), logo.as_deref())
         }
         Command::Design(args) => interpret::design(args),
         Command::Variants { model, arch, task, input, output, batch_size } => {

@@ -11,6 +11,7 @@ use anyhow::{bail, Context, Result};
 use prixfixe::combination::Combination;
 use prixfixe::model::{ModelPreset, PrixFixeConfig};
 use prixfixe::dataset::Dataset;
+use burn::tensor::backend::Backend;
 use prixfixe::{CpuBackend, DataProcessor, Predictor, PrixFixeNet};
 
 pub use prixfixe::training::{RunConfig, BEST_WEIGHTS, RUN_CONFIG};
@@ -86,7 +87,15 @@ pub fn load_predictor(path: &Path, arch: Option<ModelPreset>) -> Result<Predicto
 /// # Errors
 /// As [`load_predictor`]; a `task` the model does not have (the error lists its outputs).
 pub fn load_predictor_for_task(path: &Path, arch: Option<ModelPreset>, task: Option<&str>) -> Result<Predictor<CpuBackend>> {
-    let (predictor, dataset) = load_predictor_with_dataset(path, arch)?;
+    load_predictor_for_task_on(path, arch, task, &Default::default())
+}
+
+/// [`load_predictor_for_task`] on backend `B` (e.g. an autodiff backend for Taylor ISM).
+///
+/// # Errors
+/// As [`load_predictor_for_task`].
+pub fn load_predictor_for_task_on<B: Backend>(path: &Path, arch: Option<ModelPreset>, task: Option<&str>, device: &B::Device) -> Result<Predictor<B>> {
+    let (predictor, dataset) = load_predictor_with_combination_on::<B>(path, arch.map(ModelPreset::combination), device)?;
     let names = dataset.output_names();
     match task {
         None => {
@@ -116,13 +125,21 @@ pub fn load_predictor_with_dataset(path: &Path, arch: Option<ModelPreset>) -> Re
 /// path; a torch.save file refused or malformed (`model_export::pth::PthError`); weights that do
 /// not fit.
 pub fn load_predictor_with_combination(path: &Path, combo: Option<Combination>) -> Result<(Predictor<CpuBackend>, Dataset)> {
-    let device = Default::default();
+    load_predictor_with_combination_on(path, combo, &Default::default())
+}
+
+/// [`load_predictor_with_combination`] on backend `B`.
+///
+/// # Errors
+/// As [`load_predictor_with_combination`].
+pub fn load_predictor_with_combination_on<B: Backend>(path: &Path, combo: Option<Combination>, device: &B::Device) -> Result<(Predictor<B>, Dataset)> {
+    let device = device.clone();
     if prixfixe::bundle::is_bundle(path) {
         if combo.is_some() {
             bail!("--arch / --combo is for bare state_dict files; the bundle {} states its architecture", path.display());
         }
         let bundle = prixfixe::bundle::Bundle::read(path)?;
-        let p = bundle.predictor::<CpuBackend>(&device).with_context(|| format!("loading {}", path.display()))?;
+        let p = bundle.predictor::<B>(&device).with_context(|| format!("loading {}", path.display()))?;
         return Ok((p, bundle.manifest.dataset()));
     }
     let (dir, weights) = weights_file(path)?;
@@ -141,7 +158,7 @@ pub fn load_predictor_with_combination(path: &Path, combo: Option<Combination>) 
             (config, processor, dataset, format!(" as combination {c} ({})", c.describe()))
         }
     };
-    let model = PrixFixeNet::<CpuBackend>::from_torch_safetensors(&config, &bytes, &device)
+    let model = PrixFixeNet::<B>::from_torch_safetensors(&config, &bytes, &device)
         .with_context(|| format!("loading {}{what}", weights.display()))?;
     Ok((Predictor::new(model, processor, device), dataset))
 }

@@ -776,7 +776,12 @@ async fn web_benchmark() {
     println!("| model | backend | model ready (ms from navigation) | scan workers ready (ms) | one prediction (ms) | SNV scan, 240 SNVs (ms) |");
     println!("|---|---|---|---|---|---|");
     for (backend, flags, param) in &modes {
+        // DREAM_BENCH_MODELS=dream-cnn,… limits the run (default: the three DREAM models).
+        let only = std::env::var("DREAM_BENCH_MODELS").unwrap_or_default();
         for model in ["dream-cnn", "dream-rnn", "dream-attn"] {
+            if !only.is_empty() && !only.split(',').any(|m| m.trim() == model) {
+                continue;
+            }
             let b = Browser::start(flags).await;
             b.open(&format!("{site}?{param}model={model}")).await;
             assert_eq!(b.text("backend-indicator").await, *backend);

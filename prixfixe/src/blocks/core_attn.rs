@@ -94,7 +94,7 @@ impl<B: Backend> FeedForward<B> {
         let f = w.dims()[1] / 2;
         let a = x.clone().matmul(w.clone().narrow(1, 0, f).unsqueeze::<3>());
         let g = x.matmul(w.narrow(1, f, f).unsqueeze::<3>());
-        self.dropout.forward(self.linear2.forward(self.dropout.forward(a * silu(g))))
+        crate::nn::dropout(&self.dropout, self.linear2.forward(crate::nn::dropout(&self.dropout, a * silu(g))))
     }
 
     fn visit_params<V: ParamVisitor<B>>(&mut self, v: &mut V, prefix: &str) {
@@ -138,7 +138,7 @@ impl<B: Backend> ConformerLayer<B> {
         let x = x.clone() + self.ff1.forward(x) * 0.5;
         let x1 = self.norm1.forward(x.clone());
         let conv = self.pointwise.forward(self.depthwise.forward(x1.clone().swap_dims(1, 2)));
-        let conv = self.conv_dropout.forward(relu(conv)).swap_dims(1, 2);
+        let conv = crate::nn::dropout(&self.conv_dropout, relu(conv)).swap_dims(1, 2);
         let x1 = conv + x1; // strided operand on the right: the contiguous one is written in place
         let x = self.norm2.forward(x + x1);
         let x = x.clone() + self.attn.forward(x);

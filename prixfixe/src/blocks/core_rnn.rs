@@ -63,7 +63,7 @@ impl<B: Backend> BiLstmCore<B> {
     /// `(batch, c_in, L)` → `(batch, c_out, L)`.
     pub fn forward(&self, x: Tensor<B, 3>) -> Tensor<B, 3> {
         let h = self.lstm_output(x).swap_dims(1, 2);
-        self.dropout.forward(self.branches.forward(h))
+        crate::nn::dropout(&self.dropout, self.branches.forward(h))
     }
 }
 

@@ -302,7 +302,7 @@ impl<B: Backend> ExpressionTokensHead<B> {
     pub fn expression_tokens(&self, x: Tensor<B, 3>) -> Tensor<B, 3> {
         let [b, c, _] = x.dims();
         let tokens = x.slice([0..b, 0..c, 0..self.projectors]).swap_dims(1, 2);
-        self.expression_dense.forward(self.dropout.forward(tokens))
+        self.expression_dense.forward(crate::nn::dropout(&self.dropout, tokens))
     }
 
     /// Expression `(batch, 1)`.

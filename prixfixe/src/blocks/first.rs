@@ -40,7 +40,7 @@ impl<B: Backend> ConvBranches<B> {
         let outs = self
             .convs
             .iter()
-            .map(|c| self.dropout.forward(relu(c.forward(x.clone()))))
+            .map(|c| crate::nn::dropout(&self.dropout, relu(c.forward(x.clone()))))
             .collect();
         Tensor::cat(outs, 1)
     }
