@@ -70,3 +70,33 @@ pub fn taylor_ism<B: AutodiffBackend>(p: &Predictor<B>, plan: &IsmPlan) -> (f32,
         .collect();
     (reference, effects)
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::data::DataProcessor;
+    use crate::model::ModelPreset;
+    use crate::Predictor;
+    use burn::module::AutodiffModule;
+
+    type A = burn::backend::Autodiff<crate::CpuBackend>;
+
+    /// In eval mode an autodiff model predicts what the inference model predicts (BatchNorm from
+    /// running statistics, no dropout), and training mode comes back afterwards. (The gradient
+    /// itself is checked on the shipped models in tests/taylor.rs.)
+    #[test]
+    fn eval_mode_on_autodiff_equals_inference() {
+        let dev = Default::default();
+        let model = ModelPreset::DreamCnn.config().init::<A>(&dev).unwrap();
+        let p = Predictor::new(model, DataProcessor::dream(), dev);
+        let seq = "TGCATTTTTTTCACATCAAAAAAAAAAAGAAAAAGAAAGAAAAAGGGGGAATAACACAGCCGCGGGTAACATGAAGCGGCGCGAGCGATACTTCCGTGGTTACGGCTGTT";
+        let windows = vec![p.processor().pad(seq).unwrap()];
+        let inner = Predictor::new(p.model().valid(), DataProcessor::dream(), Default::default());
+        let want = inner.predict_padded(&windows)[0].expression;
+        let got = crate::nn::eval_mode(|| p.predict_padded(&windows)[0].expression);
+        assert!((want - got).abs() < 1e-5, "{want} vs {got}");
+        let trained = p.predict_padded(&windows)[0].expression;
+        assert!((want - trained).abs() > 1e-6, "training mode (batch statistics) differs: {want} vs {trained}");
+        assert!(crate::nn::training::<A>(&Default::default()), "training mode restored");
+        assert!(!crate::nn::training::<crate::CpuBackend>(&Default::default()));
+    }
+}

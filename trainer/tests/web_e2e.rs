@@ -345,6 +345,95 @@ fn assert_close(what: &str, a: &[f64], b: &[f64], tol: f64) {
     }
 }
 
+/// `dream ism --region 18-97` of `seq` with the shipped DREAM-CNN by `method`: the delta column.
+fn cli_ism_deltas(seq: &str, method: &str) -> Vec<f64> {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("ism.tsv");
+    let bundle = root().join("public/models/dream-cnn");
+    dream(&["ism", "--model", bundle.to_str().unwrap(), "--sequence", seq, "--region", "18-97", "--method", method, "--output", out.to_str().unwrap()]);
+    std::fs::read_to_string(out).unwrap().lines().skip(1).map(|l| l.split('\t').nth(4).unwrap().parse().unwrap()).collect()
+}
+
+fn pearson(a: &[f64], b: &[f64]) -> f64 {
+    let n = a.len() as f64;
+    let (ma, mb) = (a.iter().sum::<f64>() / n, b.iter().sum::<f64>() / n);
+    let cov: f64 = a.iter().zip(b).map(|(x, y)| (x - ma) * (y - mb)).sum();
+    let (va, vb): (f64, f64) = (a.iter().map(|x| (x - ma).powi(2)).sum(), b.iter().map(|y| (y - mb).powi(2)).sum());
+    cov / (va * vb).sqrt()
+}
+
+/// SNV scan workflow (CPU path, worker pool): the Taylor ISM preview appears before the exact
+/// scan finishes, its cells are replaced as the exact chunks stream in, and its Pearson r with
+/// the exact scan equals `dream ism --method taylor` vs `--method exact`; Cancel stops a scan at
+/// once and keeps what it has; a new scan cancels the running one; bad input during a scan is
+/// reported and the scan goes on.
+#[tokio::test(flavor = "multi_thread")]
+#[ignore = "needs dist/ and chromium + chromium-driver; scripts/test.sh runs it"]
+async fn snv_scan_preview_streams_and_cancels() {
+    let site = serve(dist());
+    let b = Browser::start(&[]).await;
+    b.open(&format!("{site}?backend=cpu")).await;
+    b.pool_ready().await;
+
+    // Preview first, exact later; the preview's r = the CLI's.
+    b.set_sequences(&format!(">first\n{NATIVE}\n")).await;
+    b.el("ism-button").await.click().await.unwrap();
+    let preview = b.wait_text("ism-preview", 60, |t| t.contains("Approximate preview")).await;
+    let status = b.text("ism-status").await;
+    assert!(!status.starts_with("done"), "the preview came after the exact scan: {status}");
+    let approx = b.text("ism-approximate").await;
+    assert!(approx.contains("of 240 cells are approximate"), "{approx}");
+    let faded = b.client.find_all(Locator::Css("[data-testid=\"ism-heatmap\"] rect.approx")).await.unwrap().len();
+    assert!(faded > 0 && faded <= 240, "{faded} faded cells");
+    let status = b.wait_text("ism-status", 300, |t| t.starts_with("done") || t.contains("failed")).await;
+    assert!(status.starts_with("done: 240 SNVs"), "{status}");
+    let faded = b.client.find_all(Locator::Css("[data-testid=\"ism-heatmap\"] rect.approx")).await.unwrap().len();
+    assert_eq!(faded, 0, "every cell exact at the end");
+    let (preview_ms, ism_ms) = (b.number("preview-ms").await, b.number("ism-ms").await);
+    assert!(preview_ms < ism_ms, "preview {preview_ms} ms, exact {ism_ms} ms");
+    println!("Taylor preview after {preview_ms:.0} ms, exact scan {ism_ms:.0} ms ({preview})");
+    let done = b.text("ism-preview").await;
+    let r_web: f64 = done.rsplit(": ").next().unwrap().trim_end_matches('.').parse().unwrap_or_else(|_| panic!("{done}"));
+    let r_cli = pearson(&cli_ism_deltas(NATIVE, "exact"), &cli_ism_deltas(NATIVE, "taylor"));
+    assert!((r_web - r_cli).abs() <= 2e-3, "Taylor r: web {r_web}, dream ism {r_cli}");
+    assert!(r_cli >= 0.5, "Taylor ISM r {r_cli} with the exact scan");
+
+    // Cancel: at once, and it stays cancelled (late chunks are dropped).
+    b.el("ism-button").await.click().await.unwrap();
+    b.wait_text("ism-status", 60, |t| t.starts_with("exact scan:") && !t.starts_with("exact scan: 0 ")).await;
+    b.el("ism-cancel").await.click().await.unwrap();
+    let cancelled = b.wait_text("ism-status", 2, |t| t.starts_with("cancelled")).await;
+    assert!(cancelled.contains("of 240 SNVs scanned exactly"), "{cancelled}");
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert_eq!(b.text("ism-status").await, cancelled, "a cancelled scan stays cancelled");
+    let cells = b.client.find_all(Locator::Css("[data-testid=\"ism-heatmap\"] rect[data-tip]")).await.unwrap();
+    assert_eq!(cells.len(), 240 + 80, "the partial heatmap stays");
+    assert!(!b.el("ism-button").await.prop("disabled").await.unwrap().is_some_and(|d| d == "true"));
+
+    // A new scan cancels the running one; bad input during a scan leaves it running.
+    b.el("ism-button").await.click().await.unwrap();
+    b.wait_text("ism-preview", 60, |t| t.contains("Approximate preview")).await;
+    b.set_sequences(&format!(">second\n{NATIVE2}\n")).await;
+    b.el("ism-button").await.click().await.unwrap();
+    b.wait_text("ism-preview", 60, |t| t.contains("Approximate preview")).await;
+    b.set_sequences("ACGTXACGT").await;
+    b.el("ism-button").await.click().await.unwrap();
+    let err = b.wait_text("error-message", 10, |t| !t.is_empty()).await;
+    assert!(err.contains("invalid character 'X'"), "{err}");
+    let status = b.wait_text("ism-status", 300, |t| t.starts_with("done") || t.contains("failed")).await;
+    assert!(status.starts_with("done: 240 SNVs"), "{status}");
+    let summary = b.text("ism-summary").await;
+    assert!(summary.starts_with("second:"), "{summary}");
+    let web_csv = b.fetch_link("ism-csv").await;
+    let web: Vec<f64> = web_csv.lines().skip(1).map(|l| l.split(',').nth(4).unwrap().parse().unwrap()).collect();
+    assert_close("second scan (web vs dream ism)", &web, &cli_ism_deltas(NATIVE2, "exact"), 1e-4);
+    // The page still predicts.
+    b.set_sequences(NATIVE).await;
+    let p = b.predict(1).await;
+    assert_close("prediction after the scans", &p, &dream_predict("dream-cnn", &[NATIVE]), 1e-4);
+    b.stop().await;
+}
+
 /// CPU path: page under a sub-path, prediction = `dream predict`, SNV scan CSV = `dream ism`,
 /// invalid input reported without losing the text.
 #[tokio::test(flavor = "multi_thread")]

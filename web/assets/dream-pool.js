@@ -9,6 +9,7 @@ window.dreamPool = (() => {
   const href = (sel) => { const l = document.querySelector(sel); return l ? l.href : null; };
 
   function stop(reason) {
+    current = null;
     workers.forEach((w) => w.terminate());
     workers = [];
     ready = null;
@@ -38,29 +39,50 @@ window.dreamPool = (() => {
     return ready;
   }
 
+  // The run in progress: { id, fail } (one at a time; a new run or cancel() ends it).
+  let current = null;
+  let runId = 0;
+
+  // Stops the run in progress at once: workers are handed no more of its windows, the chunks
+  // they are computing are dropped when they come back, and its promise rejects with 'cancelled'.
+  function cancel() {
+    if (current) current.fail('cancelled');
+    current = null;
+  }
+
   // Predicts `count` windows of `len` base codes (Uint8Array, row after row), `chunk` windows per
-  // message; calls onProgress(windowsDone). Resolves to a Float32Array of the model's output
-  // number `output` (0 = the first; e.g. 1 = Hk of a DeepSTARR model).
-  async function run(windows, count, len, chunk, onProgress, output) {
+  // message; calls onChunk(windowsDone, start, values) as each chunk comes back (values: the
+  // outputs of windows start..start+values.length). Resolves to a Float32Array of the model's
+  // output number `output` (0 = the first; e.g. 1 = Hk of a DeepSTARR model). A run started
+  // while another is in progress cancels the older one.
+  async function run(windows, count, len, chunk, onChunk, output) {
     if (!ready) throw new Error('no worker pool');
+    cancel();
+    const id = ++runId;
+    const me = { id, fail: null };
+    current = me;
     await ready;
+    if (current !== me) throw new Error('cancelled');
     const pool = workers.slice();
     const out = new Float32Array(count);
     return new Promise((resolve, reject) => {
       let next = 0; let done = 0; let failed = false;
+      const fail = (msg) => { if (!failed) { failed = true; if (current === me) current = null; reject(new Error(msg)); } };
+      me.fail = fail;
       pending.push(reject);
-      const fail = (msg) => { if (!failed) { failed = true; reject(new Error(msg)); } };
       const feed = (w) => {
         if (failed) return;
-        if (next >= count) { if (done === count) resolve(out); return; }
+        if (next >= count) { if (done === count) { if (current === me) current = null; resolve(out); } return; }
         const start = next; const n = Math.min(chunk, count - start); next += n;
         w.onmessage = (e) => {
           const m = e.data;
+          if (m.id !== id) return; // a chunk of a cancelled run
+          if (failed) return;
           if (m.kind !== 'done') { fail(m.message); return; }
-          out.set(m.values, start); done += n; onProgress(done); feed(w);
+          out.set(m.values, start); done += n; onChunk(done, start, m.values); feed(w);
         };
         w.onerror = (e) => fail(e.message || 'worker error');
-        w.postMessage({ kind: 'run', windows: windows.slice(start * len, (start + n) * len), count: n, output: output || 0 });
+        w.postMessage({ kind: 'run', id, windows: windows.slice(start * len, (start + n) * len), count: n, output: output || 0 });
       };
       pool.forEach(feed);
     });
@@ -69,5 +91,5 @@ window.dreamPool = (() => {
   // Resolves to the number of workers once they have loaded the model (0: no pool).
   const whenReady = () => (ready || Promise.resolve(0)).catch(() => 0);
 
-  return { init, run, stop, whenReady, size: () => workers.length };
+  return { init, run, cancel, stop, whenReady, size: () => workers.length };
 })();

@@ -12,9 +12,9 @@ self.onmessage = async ({ data: m }) => {
       self.postMessage({ kind: 'ready' });
     } else if (m.kind === 'run') {
       const values = api.worker_predict(m.windows, m.count, m.output || 0);
-      self.postMessage({ kind: 'done', values }, [values.buffer]);
+      self.postMessage({ kind: 'done', id: m.id, values }, [values.buffer]);
     }
   } catch (err) {
-    self.postMessage({ kind: 'error', message: String((err && err.message) || err) });
+    self.postMessage({ kind: 'error', id: m && m.id, message: String((err && err.message) || err) });
   }
 };

@@ -83,6 +83,7 @@ pub fn App() -> impl IntoView {
                 "Timings (ms since page start / per run): model ready "<span data-testid="ready-ms">{move || state.ready_ms.get().map_or("–".into(), |v| format!("{v:.0}"))}</span>
                 ", last prediction "<span data-testid="predict-ms">{move || state.predict_ms.get().map_or("–".into(), |v| format!("{v:.0}"))}</span>
                 ", last SNV scan "<span data-testid="ism-ms">{move || state.ism_ms.get().map_or("–".into(), |v| format!("{v:.0}"))}</span>
+                " (approximate preview after "<span data-testid="preview-ms">{move || state.scan.preview_ms.get().map_or("–".into(), |v| format!("{v:.0}"))}</span>")"
                 "; predictions run: "<span data-testid="predict-runs">{move || state.predictions_run.get()}</span>
             </p>
             <p>"Models: Rafi et al., “A community effort to optimize sequence-based deep learning models of gene regulation” (Random Promoter DREAM Challenge 2022). Runs offline once loaded."</p>

@@ -256,14 +256,18 @@ pub fn pool_size() -> u32 {
 }
 
 /// Output number `output` of padded windows computed by the worker pool, `CHUNK` windows per
-/// message; `progress(done)` after each.
+/// message; `on_chunk(done, start, values)` as each chunk comes back (the outputs of windows
+/// `start..start + values.len()`; `done` windows so far). Starting a run cancels the pool's
+/// previous one.
 ///
 /// # Errors
-/// A worker's error message.
-pub async fn pool_predict(windows: &[Vec<u8>], output: usize, progress: impl FnMut(u32) + 'static) -> Result<Vec<f32>, String> {
+/// A worker's error message; `cancelled` when [`pool_cancel`] or a newer run stopped it.
+pub async fn pool_predict(windows: &[Vec<u8>], output: usize, mut on_chunk: impl FnMut(usize, usize, Vec<f32>) + 'static) -> Result<Vec<f32>, String> {
     let len = windows.first().map_or(0, Vec::len);
     let flat: Vec<u8> = windows.concat();
-    let cb = wasm_bindgen::closure::Closure::<dyn FnMut(u32)>::new(progress);
+    let cb = wasm_bindgen::closure::Closure::<dyn FnMut(u32, u32, js_sys::Float32Array)>::new(move |done: u32, start: u32, values: js_sys::Float32Array| {
+        on_chunk(done as usize, start as usize, values.to_vec());
+    });
     let args = [
         Uint8Array::from(flat.as_slice()).into(),
         JsValue::from(windows.len() as u32),
@@ -276,4 +280,10 @@ pub async fn pool_predict(windows: &[Vec<u8>], output: usize, progress: impl FnM
     let out = JsFuture::from(promise).await.map_err(js_err)?;
     drop(cb);
     Ok(js_sys::Float32Array::new(&out).to_vec())
+}
+
+/// Stops the pool's run in progress at once (its promise rejects with `cancelled`; chunks in
+/// flight are dropped when they come back).
+pub fn pool_cancel() {
+    let _ = pool_call("cancel", &[]);
 }

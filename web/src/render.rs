@@ -56,6 +56,13 @@ pub fn diverging(delta: f32, scale: f32) -> String {
 /// carries `data-tip` (position, ref, alt, prediction, delta) for the page's hover line and a
 /// `<title>` for the browser's own tooltip.
 pub fn heatmap_svg(sequence: &str, reference: f32, effects: &[VariantEffect]) -> String {
+    heatmap_svg_marked(sequence, reference, effects, &[])
+}
+
+/// [`heatmap_svg`] of a scan in progress: `effects[i]` is exact where `exact[i]` is `true` and a
+/// Taylor ISM approximation elsewhere (drawn faded, class `approx`, its tip saying so); an empty
+/// `exact` means all exact.
+pub fn heatmap_svg_marked(sequence: &str, reference: f32, effects: &[VariantEffect], exact: &[bool]) -> String {
     let Some(lo) = effects.iter().map(|e| e.variant.position).min() else {
         return String::from("<svg class=\"heatmap\" width=\"0\" height=\"0\"></svg>");
     };
@@ -74,17 +81,25 @@ pub fn heatmap_svg(sequence: &str, reference: f32, effects: &[VariantEffect]) ->
     for (r, b) in HEATMAP_BASES.iter().enumerate() {
         let _ = write!(s, r#"<text x="2" y="{:.1}" class="lab">{b}</text>"#, top + r as f32 * ch + ch * 0.75);
     }
-    for e in effects {
+    for (i, e) in effects.iter().enumerate() {
         let v = &e.variant;
         let Some(row) = HEATMAP_BASES.iter().position(|&b| b == v.alternative) else { continue };
         let (x, y) = (left + (v.position - lo) as f32 * cw, top + row as f32 * ch);
+        let approx = exact.get(i).is_some_and(|&x| !x);
         let tip = format!(
-            "position {} {}>{}: prediction {:.3}, delta {:+.3} (reference {:.3})",
-            v.position, v.reference, v.alternative, e.prediction, e.delta, reference
+            "position {} {}>{}: prediction {:.3}, delta {:+.3} (reference {:.3}){}",
+            v.position,
+            v.reference,
+            v.alternative,
+            e.prediction,
+            e.delta,
+            reference,
+            if approx { ", approximate (Taylor ISM)" } else { "" }
         );
         let _ = write!(
             s,
-            r#"<rect x="{x:.1}" y="{y:.1}" width="{cw}" height="{ch}" fill="{}" data-tip="{tip}"><title>{tip}</title></rect>"#,
+            r#"<rect{} x="{x:.1}" y="{y:.1}" width="{cw}" height="{ch}" fill="{}" data-tip="{tip}"><title>{tip}</title></rect>"#,
+            if approx { r#" class="approx""# } else { "" },
             diverging(e.delta, scale)
         );
     }
@@ -410,6 +425,12 @@ mod tests {
         assert!(svg.contains("position 2 C>A: prediction 5.500, delta +0.500 (reference 5.000)"));
         assert!(svg.contains("fill=\"#b2182b\""), "largest gain gets the full red");
         assert!(svg.contains("fill=\"#2166ac\""), "largest loss gets the full blue");
+        assert!(!svg.contains("approx"));
+        // A scan in progress: the first two exact, the rest Taylor approximations.
+        let marked = heatmap_svg_marked("ACGT", 5.0, &effects, &[true, true, false, false, false, false]);
+        assert_eq!(marked.matches("class=\"approx\"").count(), 4);
+        assert_eq!(marked.matches("approximate (Taylor ISM)").count(), 8, "4 cells, tip and title each");
+        assert!(marked.contains("position 2 C>A: prediction 5.500, delta +0.500 (reference 5.000)\""));
     }
 
     fn tile(position: usize, orientation: Orientation, delta: f32) -> TileEffect {

@@ -27,6 +27,8 @@ thread_local! {
     static ENGINE: RefCell<Option<Rc<Engine>>> = const { RefCell::new(None) };
     static BUNDLE: RefCell<Option<Rc<Bundle>>> = const { RefCell::new(None) };
     static GPU: RefCell<Option<burn::backend::wgpu::WgpuDevice>> = const { RefCell::new(None) };
+    #[allow(clippy::type_complexity)]
+    static TAYLOR: RefCell<Option<(Rc<Bundle>, usize, Rc<prixfixe::Predictor<TaylorBackend>>)>> = const { RefCell::new(None) };
 }
 
 /// The loaded model, if any.
@@ -196,6 +198,7 @@ pub async fn install(state: State, bundle: Bundle, from_file: bool) -> Result<()
     state.model_name.set(bundle.manifest.name.clone());
     ENGINE.with(|e| *e.borrow_mut() = Some(Rc::new(eng)));
     BUNDLE.with(|b| *b.borrow_mut() = Some(Rc::new(bundle)));
+    TAYLOR.with(|t| *t.borrow_mut() = None);
     state.ready.set(true);
     Ok(())
 }
@@ -238,23 +241,73 @@ pub async fn predict_chunked(state: State, windows: &[Vec<u8>], mut progress: im
     Ok(out)
 }
 
-/// The selected output ([`State::output`]) of many windows (SNV scans, tilings, designs): on
-/// the CPU by the Web Worker pool when it runs (a pool failure is noted and the page's thread
-/// takes over), else [`predict_chunked`]; `progress(done)` as windows finish.
+/// The selected output ([`State::output`]) of many windows (tilings, designs): on the CPU by the
+/// Web Worker pool when it runs (a pool failure is noted and the page's thread takes over), else
+/// on the page's thread in chunks; `progress(done)` as windows finish.
 pub async fn predict_expressions(state: State, windows: &[Vec<u8>], progress: impl Fn(usize) + Copy + 'static) -> Result<Vec<f32>, String> {
+    predict_streaming(state, windows, || false, move |done, _, _| progress(done)).await
+}
+
+/// [`predict_expressions`], streamed and cancellable: `on_chunk(done, start, values)` as each
+/// chunk of windows finishes (values of windows `start..start + values.len()`, in any order on
+/// the pool); stops with the error `cancelled` once `cancelled()` is true (checked between
+/// chunks on the page's thread; the caller stops the pool with [`engine::pool_cancel`]).
+pub async fn predict_streaming<F: FnMut(usize, usize, &[f32]) + 'static>(
+    state: State,
+    windows: &[Vec<u8>],
+    cancelled: impl Fn() -> bool,
+    on_chunk: F,
+) -> Result<Vec<f32>, String> {
+    let on_chunk = Rc::new(RefCell::new(on_chunk));
     let on_cpu = engine().is_some_and(|e| e.kind() == BackendKind::Cpu);
-    let mut result = Err(String::new());
     if on_cpu && engine::pool_size() > 0 {
-        result = engine::pool_predict(windows, state.output.get_untracked(), move |d| progress(d as usize)).await;
-        if let Err(e) = &result {
-            state.notes.update(|n| n.push(format!("The Web Workers failed ({e}); running on the page's thread.")));
+        let cb = on_chunk.clone();
+        match engine::pool_predict(windows, state.output.get_untracked(), move |done, start, values| (cb.borrow_mut())(done, start, &values)).await {
+            Ok(values) => return Ok(values),
+            Err(e) if e == CANCELLED || cancelled() => return Err(CANCELLED.into()),
+            Err(e) => state.notes.update(|n| n.push(format!("The Web Workers failed ({e}); running on the page's thread."))),
         }
     }
-    if result.is_err() {
-        result = predict_chunked(state, windows, |done, _| progress(done)).await.map(|preds| preds.iter().map(|p| selected(state, p)).collect());
+    let mut out = Vec::with_capacity(windows.len());
+    for chunk in windows.chunks(engine::CHUNK) {
+        if cancelled() {
+            return Err(CANCELLED.into());
+        }
+        let values: Vec<f32> = predict_windows(state, chunk).await?.iter().map(|p| selected(state, p)).collect();
+        let start = out.len();
+        out.extend_from_slice(&values);
+        (on_chunk.borrow_mut())(out.len(), start, &values);
+        engine::yield_to_browser().await;
     }
-    result
+    if cancelled() {
+        return Err(CANCELLED.into());
+    }
+    Ok(out)
 }
+
+/// The error of a cancelled [`predict_streaming`].
+pub const CANCELLED: &str = "cancelled";
+
+/// The loaded bundle on the CPU autodiff backend, scoring output `output`: Taylor ISM previews
+/// (`prixfixe::taylor`), on any backend the page uses. Built on first use, kept until the model
+/// or the output changes.
+///
+/// # Errors
+/// No model loaded; the bundle's load error.
+pub fn taylor_predictor(output: usize) -> Result<Rc<prixfixe::Predictor<TaylorBackend>>, String> {
+    let bundle = BUNDLE.with(|b| b.borrow().clone()).ok_or("no model loaded")?;
+    if let Some((b, o, p)) = TAYLOR.with(|t| t.borrow().clone()) {
+        if Rc::ptr_eq(&b, &bundle) && o == output {
+            return Ok(p);
+        }
+    }
+    let p = Rc::new(bundle.predictor::<TaylorBackend>(&Default::default()).map_err(|e| e.to_string())?.with_output(output));
+    TAYLOR.with(|t| *t.borrow_mut() = Some((bundle, output, p.clone())));
+    Ok(p)
+}
+
+/// The backend of [`taylor_predictor`]: the CPU backend with autodiff.
+pub type TaylorBackend = burn::backend::Autodiff<prixfixe::CpuBackend>;
 
 /// Where [`predict_expressions`] ran, for status lines: ` on N Web Worker(s)`, ` on WebGPU`
 /// or ` on the page's thread`.

@@ -101,7 +101,7 @@ pub fn Sequences(state: State) -> impl IntoView {
                     <label><input type="checkbox" data-testid="ism-whole" prop:checked=move || whole.get() on:change=move |ev| whole.set(event_target_checked(&ev))/>{words}</label>
                 })}
                 {picker}
-                <button data-testid="ism-button" on:click=move |_| snv_scan::run(state) disabled=move || !state.ready.get() || state.busy.get()>"SNV effect scan"</button>
+                <button data-testid="ism-button" on:click=move |_| snv_scan::run(state) disabled=move || !state.ready.get() || (state.busy.get() && !state.scan.running.get())>"SNV effect scan"</button>
             </div>
             {move || state.problem.get().map(|p| problem_view(&p, &state.problem_text.get_untracked()))}
             {move || state.notes.get().into_iter().map(|n| view! { <p class="note" data-testid="box-note">{n}</p> }).collect_view()}
