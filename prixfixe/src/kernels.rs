@@ -28,7 +28,10 @@ fn exp_approx(x: f32) -> f32 {
     const LN2_HI: f32 = 0.693_359_4; // exactly representable: n·LN2_HI is exact
     const LN2_LO: f32 = -2.121_944_4e-4;
     let x = x.clamp(-87.0, 88.0);
-    let n = (x * std::f32::consts::LOG2_E).round();
+    // Round to nearest by adding and subtracting 1.5·2^23 (exact for |v| < 2^22): unlike
+    // `f32::round` (a libm call on wasm32), it vectorises.
+    const ROUND: f32 = 12_582_912.0;
+    let n = (x * std::f32::consts::LOG2_E + ROUND) - ROUND;
     let r = x - n * LN2_HI - n * LN2_LO;
     let p = 1.0
         + r * (1.0
@@ -83,6 +86,39 @@ pub fn affine_silu<B: Backend>(x: Tensor<B, 3>, a: Tensor<B, 1>, s: Tensor<B, 1>
         }
     });
     Tensor::from_data(TensorData::new(data, [b, c, l]), &device)
+}
+
+/// `silu(x)` element-wise (any shape), with the vectorising `exp` (burn-flex's SiLU calls libm's
+/// `expf` per element).
+pub fn silu_all<B: Backend, const D: usize>(x: Tensor<B, D>) -> Tensor<B, D> {
+    let device = x.device();
+    let shape = x.shape();
+    let mut data = host(x);
+    let row = data.len().div_ceil(2).max(1);
+    par_rows(&mut data, row, |_, part| part.iter_mut().for_each(|v| *v = silu(*v)));
+    Tensor::from_data(TensorData::new(data, shape), &device)
+}
+
+/// Softmax over the last dimension (any shape): `exp(x − max) / Σ exp(x − max)` per row, with
+/// the vectorising `exp`.
+pub fn softmax_last<B: Backend, const D: usize>(x: Tensor<B, D>) -> Tensor<B, D> {
+    let device = x.device();
+    let n = x.dims()[D - 1];
+    let shape = x.shape();
+    let mut data = host(x);
+    if n > 0 {
+        par_rows(&mut data, n, |_, row| {
+            let max = row.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+            let mut sum = 0.0;
+            for v in row.iter_mut() {
+                *v = exp_approx(*v - max);
+                sum += *v;
+            }
+            let inv = 1.0 / sum;
+            row.iter_mut().for_each(|v| *v *= inv);
+        });
+    }
+    Tensor::from_data(TensorData::new(data, shape), &device)
 }
 
 /// Grouped 'same' convolution with 2 input and 2 output channels per group, no bias:
@@ -180,5 +216,11 @@ mod tests {
         let plain = burn::tensor::activation::silu(x * a.reshape([1, 8, 1]) + s.reshape([1, 8, 1]));
         let err: f32 = (ours - plain).abs().max().into_scalar();
         assert!(err < 1e-5, "affine silu error {err}");
+
+        let x4 = Tensor::<F, 4>::random([2, 3, 5, 11], Distribution::Normal(0.0, 3.0), &dev);
+        let err: f32 = (softmax_last(x4.clone()) - burn::tensor::activation::softmax(x4.clone(), 3)).abs().max().into_scalar();
+        assert!(err < 1e-6, "softmax error {err}");
+        let err: f32 = (silu_all(x4.clone()) - burn::tensor::activation::silu(x4)).abs().max().into_scalar();
+        assert!(err < 1e-5, "silu error {err}");
     }
 }

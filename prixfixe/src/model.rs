@@ -63,6 +63,14 @@ pub struct PrixFixeConfig {
 }
 
 impl PrixFixeConfig {
+    /// Multiply-adds of one forward pass of one model row (one strand of one sequence) at
+    /// inference, counting the convolutions, linear layers, LSTM gates and attention products
+    /// (element-wise work is left out); 2 FLOPs each. The work behind the GFLOP/s figures of
+    /// `scripts/bench-cpu.sh` and `scripts/bench-web.sh`.
+    pub fn macs_per_row(&self) -> u64 {
+        self.first.macs(self.seq_len) + self.core.macs(self.seq_len) + self.final_block.macs(self.seq_len)
+    }
+
     /// Checks that the blocks fit together.
     ///
     /// # Errors
@@ -422,4 +430,38 @@ pub enum LoadError {
     /// Unreadable or mismatched weights.
     #[error(transparent)]
     Weights(#[from] WeightError),
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::blocks::{CoreBlock, FinalBlock};
+
+    /// DREAM-CNN's count equals the weights of the built model used at every position (each
+    /// 'same' conv weight once per position) plus the squeeze-excitation Linears (once per
+    /// sequence): 264,904,448 multiply-adds (0.53 GFLOP) per row of 150 bp.
+    #[test]
+    fn macs_of_dream_cnn_equal_its_weights() {
+        type B = crate::CpuBackend;
+        let cfg = ModelPreset::DreamCnn.config();
+        let model = cfg.init::<B>(&Default::default()).unwrap();
+        let l = cfg.seq_len as u64;
+        let numel = |dims: [usize; 3]| dims.iter().product::<usize>() as u64;
+        let mut want = cfg.first.macs(cfg.seq_len);
+        assert_eq!(want, (6 * 160 * 9 + 6 * 160 * 15) * l);
+        let CoreBlock::EfficientNet(core) = &model.core else { panic!("EfficientNet core") };
+        for s in &core.stages {
+            for c in [&s.expand, &s.grouped, &s.project, &s.resize] {
+                want += numel(c.weight.dims()) * l;
+            }
+            want += s.se_fc1.weight.dims().iter().product::<usize>() as u64 + s.se_fc2.weight.dims().iter().product::<usize>() as u64;
+        }
+        let FinalBlock::SoftBins(head) = &model.final_block else { panic!("soft bins") };
+        want += numel(head.conv.weight.dims()) * l;
+        assert_eq!(cfg.macs_per_row(), want);
+        assert_eq!(want, 264_904_448);
+        // The other two: BiLSTM 2·4·320·(320+320) per step; Conformer layers with L² attention.
+        assert!(ModelPreset::DreamRnn.config().macs_per_row() > 600_000_000);
+        assert!(ModelPreset::DreamAttn.config().macs_per_row() > 600_000_000);
+    }
 }

@@ -387,8 +387,15 @@ impl<B: Backend> SelfAttention<B> {
             let bias = self.in_proj_bias.val().narrow(0, i * d, d).reshape([1, 1, d]);
             (x.clone().matmul(w) + bias).reshape([b, l, self.heads, hd]).swap_dims(1, 2)
         }; // (b, heads, l, hd)
-        // softmax(q kᵀ / sqrt(hd)) v, fused; no mask, no attention dropout.
-        let ctx = attention(project(0), project(1), project(2), None, None, Default::default());
+        // softmax(q kᵀ / sqrt(hd)) v; no mask, no attention dropout. The CPU inference fast path
+        // spells it out so the softmax runs on the vectorising exp (burn-flex's fused attention
+        // calls libm's expf per score).
+        let ctx = if kernels::fast_path::<B>(&x.device()) {
+            let scores = project(0).matmul(project(1).swap_dims(2, 3)) * (1.0 / (hd as f64).sqrt());
+            kernels::softmax_last(scores).matmul(project(2))
+        } else {
+            attention(project(0), project(1), project(2), None, None, Default::default())
+        };
         let ctx = ctx.swap_dims(1, 2).reshape([b, l, d]);
         ctx.matmul(self.out_proj_weight.val().transpose().unsqueeze::<3>())
             + self.out_proj_bias.val().reshape([1, 1, d])

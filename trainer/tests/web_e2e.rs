@@ -523,6 +523,15 @@ async fn webgpu_matches_cpu_and_falls_back() {
     let gpu = b.predict(2).await;
     assert_eq!(b.text("backend-indicator").await, "webgpu", "note: {}", b.text("backend-note").await);
     assert_close("WebGPU vs CPU (dream predict)", &gpu, &cli, 1e-3);
+    // The SNV scan on WebGPU (dispatches of 128 windows): exact to 1e-3 of dream ism, with the
+    // Taylor preview (computed on the CPU) first.
+    b.set_sequences(NATIVE).await;
+    b.el("ism-button").await.click().await.unwrap();
+    let status = b.wait_text("ism-status", 300, |t| t.starts_with("done") || t.contains("failed")).await;
+    assert!(status.starts_with("done: 240 SNVs") && status.ends_with("on WebGPU"), "{status}");
+    assert!(b.text("ism-preview").await.contains("Pearson r"), "{}", b.text("ism-preview").await);
+    let web: Vec<f64> = b.fetch_link("ism-csv").await.lines().skip(1).map(|l| l.split(',').nth(4).unwrap().parse().unwrap()).collect();
+    assert_close("WebGPU scan vs dream ism", &web, &cli_ism_deltas(NATIVE, "exact"), 1e-3);
     b.stop().await;
 
     let b = Browser::start(&["--disable-gpu"]).await;
@@ -855,6 +864,9 @@ async fn url_reproduces_the_view() {
 #[tokio::test(flavor = "multi_thread")]
 #[ignore = "benchmark; scripts/bench-web.sh runs it"]
 async fn web_benchmark() {
+    /// One core's WebAssembly SIMD128 limit as issue 14 states it: 2 four-lane multiplies and 2
+    /// four-lane adds per cycle at ~3 GHz.
+    const SIMD128_LIMIT_GFLOPS: f64 = 48.0;
     let site = serve(dist());
     let modes: Vec<(&str, Vec<&str>, &str)> = if std::env::var("DREAM_BENCH_WEB").unwrap_or_default().contains("webgpu") {
         vec![("cpu", vec![], "backend=cpu&"), ("webgpu", vec!["--enable-unsafe-webgpu"], "")]
@@ -862,8 +874,8 @@ async fn web_benchmark() {
         vec![("cpu", vec![], "backend=cpu&")]
     };
     let mut rows = Vec::new();
-    println!("| model | backend | model ready (ms from navigation) | scan workers ready (ms) | one prediction (ms) | SNV scan, 240 SNVs (ms) |");
-    println!("|---|---|---|---|---|---|");
+    println!("| model | backend | model ready (ms from navigation) | scan workers ready (ms) | one prediction (ms) | Taylor preview (ms) | SNV scan, 240 SNVs (ms) | GFLOP/s per worker | of the SIMD128 limit |");
+    println!("|---|---|---|---|---|---|---|---|---|");
     for (backend, flags, param) in &modes {
         // DREAM_BENCH_MODELS=dream-cnn,… limits the run (default: the three DREAM models).
         let only = std::env::var("DREAM_BENCH_MODELS").unwrap_or_default();
@@ -884,8 +896,15 @@ async fn web_benchmark() {
             assert!(status.starts_with("done"), "{status}");
             println!("  ({status})");
             let ism = b.number("ism-ms").await;
-            println!("| {model} | {backend} | {ready:.0} | {pool_ms:.0} | {predict:.0} | {ism:.0} |");
-            rows.push(json!({ "model": model, "backend": backend, "ready_ms": ready, "workers_ready_ms": pool_ms, "predict_ms": predict, "ism_ms": ism, "status": status }));
+            let preview = b.number("preview-ms").await;
+            // Work done: 482 model rows (240 SNVs + reference, both strands) of the model's
+            // multiply-adds; per worker on the CPU path (the status names the worker count).
+            let macs = prixfixe::bundle::Bundle::read(&root().join("public/models").join(model)).unwrap().manifest.architecture.macs_per_row();
+            let workers: f64 = status.split(" on ").nth(1).and_then(|w| w.split(' ').next()).and_then(|n| n.parse().ok()).unwrap_or(1.0);
+            let gflops = 482.0 * 2.0 * macs as f64 / (ism / 1000.0) / 1e9 / workers;
+            let fraction = gflops / SIMD128_LIMIT_GFLOPS;
+            println!("| {model} | {backend} | {ready:.0} | {pool_ms:.0} | {predict:.0} | {preview:.0} | {ism:.0} | {gflops:.1} | {:.0} % |", 100.0 * fraction);
+            rows.push(json!({ "model": model, "backend": backend, "ready_ms": ready, "workers_ready_ms": pool_ms, "predict_ms": predict, "taylor_preview_ms": preview, "ism_ms": ism, "macs_per_row": macs, "workers": workers, "gflops_per_worker": gflops, "fraction_of_simd128_limit": fraction, "status": status }));
             b.stop().await;
         }
     }

@@ -42,8 +42,14 @@ pub enum Engine {
     Cpu(Predictor<CpuBackend>),
 }
 
-/// Sequences per forward pass: small enough that the page stays responsive between batches.
+/// Sequences per forward pass on the CPU: small enough that the page stays responsive between
+/// batches and that the worker pool shares work evenly.
 pub const CHUNK: usize = 16;
+
+/// Sequences per forward pass on WebGPU (the work is on the GPU and read back asynchronously, so
+/// the page stays responsive; large dispatches use the GPU well): an SNV scan of 241 windows is
+/// two dispatches.
+pub const GPU_CHUNK: usize = 128;
 
 impl Engine {
     /// Builds the model of `bundle` on `kind` (`gpu` must be an initialised WebGPU device).

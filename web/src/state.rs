@@ -269,7 +269,8 @@ pub async fn predict_streaming<F: FnMut(usize, usize, &[f32]) + 'static>(
         }
     }
     let mut out = Vec::with_capacity(windows.len());
-    for chunk in windows.chunks(engine::CHUNK) {
+    let size = if engine().is_some_and(|e| e.kind() == BackendKind::WebGpu) { engine::GPU_CHUNK } else { engine::CHUNK };
+    for chunk in windows.chunks(size) {
         if cancelled() {
             return Err(CANCELLED.into());
         }

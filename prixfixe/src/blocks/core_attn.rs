@@ -38,6 +38,15 @@ pub struct ConformerCoreConfig {
 }
 
 impl ConformerCoreConfig {
+    /// Multiply-adds per sequence of `len` bp: per layer two SwiGLU feed-forwards, the conv
+    /// module (depthwise + pointwise), the attention projections and its `L × L` scores and
+    /// weighted sum.
+    pub fn macs(&self, len: usize) -> u64 {
+        let (d, f) = (self.dim, self.dim * self.ff_mult);
+        let per_position = 2 * (d * 2 * f + f * d) + d * self.conv_kernel + d * d + 4 * d * d;
+        (self.layers * (per_position * len + 2 * len * len * d)) as u64
+    }
+
     /// PyTorch-default initialisation (reference §3).
     pub fn init<B: Backend>(&self, device: &B::Device) -> ConformerCore<B> {
         let d = self.dim;
@@ -94,7 +103,8 @@ impl<B: Backend> FeedForward<B> {
         let f = w.dims()[1] / 2;
         let a = x.clone().matmul(w.clone().narrow(1, 0, f).unsqueeze::<3>());
         let g = x.matmul(w.narrow(1, f, f).unsqueeze::<3>());
-        crate::nn::dropout(&self.dropout, self.linear2.forward(crate::nn::dropout(&self.dropout, a * silu(g))))
+        let g = if crate::kernels::fast_path::<B>(&g.device()) { crate::kernels::silu_all(g) } else { silu(g) };
+        crate::nn::dropout(&self.dropout, self.linear2.forward(crate::nn::dropout(&self.dropout, a * g)))
     }
 
     fn visit_params<V: ParamVisitor<B>>(&mut self, v: &mut V, prefix: &str) {

@@ -34,6 +34,20 @@ pub struct EfficientNetCoreConfig {
 }
 
 impl EfficientNetCoreConfig {
+    /// Multiply-adds per sequence of `len` bp: per stage the 1×1 expand and project, the grouped
+    /// conv, the squeeze-excitation (once per sequence) and the resize conv.
+    pub fn macs(&self, len: usize) -> u64 {
+        let mut prev = self.in_channels;
+        let mut total = 0;
+        for &sz in &self.channels {
+            let e = self.expansion * sz;
+            let per_position = prev * e + e * self.filters_per_group * self.kernel + e * prev + 2 * prev * sz * self.kernel;
+            total += (per_position * len + 2 * e * (prev / self.se_reduction)) as u64;
+            prev = sz;
+        }
+        total
+    }
+
     /// Output channels (the last stage's width).
     pub fn out_channels(&self) -> usize {
         *self.channels.last().unwrap_or(&self.in_channels)

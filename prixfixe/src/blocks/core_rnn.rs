@@ -28,6 +28,14 @@ pub struct BiLstmCoreConfig {
 }
 
 impl BiLstmCoreConfig {
+    /// Multiply-adds per sequence of `len` bp: both LSTM directions (input and recurrent
+    /// products of the four gates at every step), then the conv branches.
+    pub fn macs(&self, len: usize) -> u64 {
+        let lstm = 2 * 4 * self.hidden * (self.in_channels + self.hidden);
+        let branches: usize = self.kernels.iter().map(|&k| 2 * self.hidden * self.channels_per_kernel * k).sum();
+        ((lstm + branches) * len) as u64
+    }
+
     /// Output channels.
     pub fn out_channels(&self) -> usize {
         self.kernels.len() * self.channels_per_kernel

@@ -157,6 +157,16 @@ impl Head {
 }
 
 impl FinalBlockConfig {
+    /// Multiply-adds per sequence of `len` bp (inference).
+    pub fn macs(&self, len: usize) -> u64 {
+        (match self {
+            Self::SoftBins(c) => c.in_channels * c.bins * len,
+            Self::Regression(c) => c.tasks * (c.in_channels * c.hidden * len + c.hidden),
+            Self::FlattenMlp(c) => c.in_channels * c.seq_len * c.hidden + c.hidden * c.hidden + c.hidden,
+            Self::ExpressionTokens(c) => c.in_channels * c.projectors,
+        }) as u64
+    }
+
     /// The DREAM soft-classification block on `in_channels` (18 bins).
     pub fn soft_bins(in_channels: usize) -> Self {
         Self::SoftBins(SoftBinsConfig { in_channels, bins: crate::N_BINS })

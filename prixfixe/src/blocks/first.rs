@@ -68,6 +68,11 @@ pub struct DualKernelConvConfig {
 }
 
 impl DualKernelConvConfig {
+    /// Multiply-adds per sequence of `len` bp: one 'same' conv per kernel.
+    pub fn macs(&self, len: usize) -> u64 {
+        self.kernels.iter().map(|&k| (self.in_channels * self.channels_per_kernel * k * len) as u64).sum()
+    }
+
     /// Output channels: `kernels.len() · channels_per_kernel`.
     pub fn out_channels(&self) -> usize {
         self.kernels.len() * self.channels_per_kernel
@@ -119,6 +124,11 @@ pub struct ConvBnSiluConfig {
 }
 
 impl ConvBnSiluConfig {
+    /// Multiply-adds per sequence of `len` bp.
+    pub fn macs(&self, len: usize) -> u64 {
+        (self.in_channels * self.out_channels * self.kernel * len) as u64
+    }
+
     /// Autosome initialisation (reference §3).
     pub fn init<B: Backend>(&self, device: &B::Device) -> ConvBnSiluBlock<B> {
         ConvBnSiluBlock {
@@ -170,6 +180,11 @@ pub struct KmerEmbeddingConfig {
 }
 
 impl KmerEmbeddingConfig {
+    /// Multiply-adds per sequence of `len` bp: the k-mer dense layer at every position.
+    pub fn macs(&self, len: usize) -> u64 {
+        (self.in_channels * self.kmer * self.out_channels * len) as u64
+    }
+
     /// PyTorch-default initialisation (embeddings `N(0, 1)`, linears `U(±1/√fan_in)`).
     pub fn init<B: Backend>(&self, device: &B::Device) -> KmerEmbeddingBlock<B> {
         let normal = |rows, cols| {

@@ -38,6 +38,15 @@ pub enum FirstBlockConfig {
 }
 
 impl FirstBlockConfig {
+    /// Multiply-adds per sequence of `len` bp.
+    pub fn macs(&self, len: usize) -> u64 {
+        match self {
+            Self::DualKernelConv(c) => c.macs(len),
+            Self::ConvBnSilu(c) => c.macs(len),
+            Self::KmerEmbedding(c) => c.macs(len),
+        }
+    }
+
     /// Input channels.
     pub fn in_channels(&self) -> usize {
         match self {
@@ -116,6 +125,15 @@ pub enum CoreBlockConfig {
 }
 
 impl CoreBlockConfig {
+    /// Multiply-adds per sequence of `len` bp.
+    pub fn macs(&self, len: usize) -> u64 {
+        match self {
+            Self::EfficientNet(c) => c.macs(len),
+            Self::BiLstm(c) => c.macs(len),
+            Self::Conformer(c) => c.macs(len),
+        }
+    }
+
     /// Input channels.
     pub fn in_channels(&self) -> usize {
         match self {
