@@ -1,6 +1,8 @@
-//! Hand-written CPU kernels for the eval-mode hot spots of DREAM-CNN that burn-flex runs on scalar
-//! or per-group paths: the grouped convolution with 2 channels per group and the fused
-//! BatchNorm → SiLU. They run only for inference on the burn-flex backend ([`fast_path`]); training
+//! Hand-written CPU kernels for the eval-mode hot spots that burn-flex runs on scalar or per-group
+//! paths: the grouped convolution with 2 channels per group and the fused BatchNorm → SiLU
+//! (DREAM-CNN), the fused LSTM step (DREAM-RNN), softmax and SiLU on a vectorising `exp`
+//! (DREAM-Attn; burn-flex calls libm's `expf` per element and its fused attention is a naive
+//! loop). They run only for inference on the burn-flex backend ([`fast_path`]); training
 //! (autodiff) and GPU backends use the plain burn ops, whose results these kernels reproduce
 //! (checked by the parity tests, which run on this path, and by the unit tests below).
 
@@ -155,19 +157,25 @@ pub fn grouped_conv_pairs<B: Backend>(x: Tensor<B, 3>, w: Tensor<B, 3>) -> Tenso
     Tensor::from_data(TensorData::new(out, [b, c, l]), &device)
 }
 
-/// One LSTM step from the gate pre-activations (each `(batch, H)`, PyTorch gate order
-/// i, f, g, o) and the cell state: `c' = σ(f)·c + σ(i)·tanh(g)`, `h' = σ(o)·tanh(c')`, in one pass.
-/// Returns `(h', c')`.
-pub fn lstm_cell<B: Backend>(pre: [Tensor<B, 2>; 4], c: Tensor<B, 2>) -> (Tensor<B, 2>, Tensor<B, 2>) {
+/// One LSTM step of every row from the input projection `x (batch, 4H)` (both biases added) and
+/// the recurrent product `r = h·W_hhᵀ (batch, 4H)`, gate blocks in PyTorch order i, f, g, o:
+/// `c' = σ(f)·c + σ(i)·tanh(g)`, `h' = σ(o)·tanh(c')` with `pre = x + r`, in one pass. `c` is
+/// `(batch, H)`; returns `(h', c')`.
+pub fn lstm_step<B: Backend>(x: Tensor<B, 2>, r: Tensor<B, 2>, c: Tensor<B, 2>) -> (Tensor<B, 2>, Tensor<B, 2>) {
     let device = c.device();
     let [b, h] = c.dims();
-    let [pi, pf, pg, po] = pre.map(host);
+    let (x, r) = (host(x), host(r));
     let mut cs = host(c);
     let mut hs = vec![0f32; b * h];
-    for idx in 0..b * h {
-        let cn = sigmoid(pf[idx]) * cs[idx] + sigmoid(pi[idx]) * tanh(pg[idx]);
-        cs[idx] = cn;
-        hs[idx] = sigmoid(po[idx]) * tanh(cn);
+    for row in 0..b {
+        let (x, r) = (&x[row * 4 * h..(row + 1) * 4 * h], &r[row * 4 * h..(row + 1) * 4 * h]);
+        let (cr, hr) = (&mut cs[row * h..(row + 1) * h], &mut hs[row * h..(row + 1) * h]);
+        for j in 0..h {
+            let (i, f, g, o) = (x[j] + r[j], x[h + j] + r[h + j], x[2 * h + j] + r[2 * h + j], x[3 * h + j] + r[3 * h + j]);
+            let cn = sigmoid(f) * cr[j] + sigmoid(i) * tanh(g);
+            cr[j] = cn;
+            hr[j] = sigmoid(o) * tanh(cn);
+        }
     }
     (
         Tensor::from_data(TensorData::new(hs, [b, h]), &device),
@@ -222,5 +230,21 @@ mod tests {
         assert!(err < 1e-6, "softmax error {err}");
         let err: f32 = (silu_all(x4.clone()) - burn::tensor::activation::silu(x4)).abs().max().into_scalar();
         assert!(err < 1e-5, "silu error {err}");
+
+        // LSTM step: gate blocks i, f, g, o of x + r.
+        let (b, h) = (3, 5);
+        let x = Tensor::<F, 2>::random([b, 4 * h], Distribution::Normal(0.0, 2.0), &dev);
+        let r = Tensor::<F, 2>::random([b, 4 * h], Distribution::Normal(0.0, 2.0), &dev);
+        let c = Tensor::<F, 2>::random([b, h], Distribution::Normal(0.0, 1.0), &dev);
+        let (hn, cn) = lstm_step(x.clone(), r.clone(), c.clone());
+        let pre = x + r;
+        let gate = |g: usize| pre.clone().narrow(1, g * h, h);
+        use burn::tensor::activation::sigmoid as sg;
+        let want_c = sg(gate(1)) * c + sg(gate(0)) * gate(2).tanh();
+        let want_h = sg(gate(3)) * want_c.clone().tanh();
+        let err: f32 = (cn - want_c).abs().max().into_scalar();
+        assert!(err < 1e-5, "LSTM c error {err}");
+        let err: f32 = (hn - want_h).abs().max().into_scalar();
+        assert!(err < 1e-5, "LSTM h error {err}");
     }
 }

@@ -260,7 +260,7 @@ impl<B: Backend> LstmDirection<B> {
         let [len, batch, _] = x_proj[0].dims();
         let device = x_proj[0].device();
         // One (H, H) recurrent matrix per gate: each gate's pre-activation is then a contiguous
-        // (batch, H) tensor, which keeps the element-wise work on burn-flex's fast path.
+        // (batch, H) tensor (training and GPU backends; CPU inference takes `forward_fast`).
         let w_hh: Vec<Tensor<B, 2>> =
             (0..4).map(|g| self.w_hh.val().narrow(0, g * hidden, hidden).transpose()).collect();
         let mut h = Tensor::<B, 2>::zeros([batch, hidden], &device);
@@ -271,13 +271,9 @@ impl<B: Backend> LstmDirection<B> {
             let pre = |g: usize| {
                 x_proj[g].clone().narrow(0, t, 1).reshape([batch, hidden]) + h.clone().matmul(w_hh[g].clone())
             };
-            if kernels::fast_path::<B>(&device) {
-                (h, c) = kernels::lstm_cell([pre(0), pre(1), pre(2), pre(3)], c);
-            } else {
-                let (i, f, g, o) = (sigmoid(pre(0)), sigmoid(pre(1)), pre(2).tanh(), sigmoid(pre(3)));
-                c = f * c + i * g;
-                h = o * c.clone().tanh();
-            }
+            let (i, f, g, o) = (sigmoid(pre(0)), sigmoid(pre(1)), pre(2).tanh(), sigmoid(pre(3)));
+            c = f * c + i * g;
+            h = o * c.clone().tanh();
             out[t] = Some(h.clone());
         }
         out.into_iter().map(|o| o.expect("every step ran")).collect()
@@ -308,6 +304,9 @@ impl<B: Backend> BiLstm<B> {
                 .reshape([len, batch, h])
             })
         };
+        if kernels::fast_path::<B>(&x_tm.device()) {
+            return self.forward_fast(x_tm, batch, len);
+        }
         let (fwd_in, bwd_in) = (project(&self.fwd), project(&self.bwd));
         // The two directions are independent: on native targets run them on two threads (the
         // per-step matrices are small, so intra-op threading alone leaves cores idle).
@@ -319,6 +318,41 @@ impl<B: Backend> BiLstm<B> {
         });
         #[cfg(target_arch = "wasm32")]
         let (fwd, bwd) = (self.fwd.run(fwd_in, h, false), self.bwd.run(bwd_in, h, true));
+        let fwd: Tensor<B, 3> = Tensor::stack(fwd, 1);
+        let bwd: Tensor<B, 3> = Tensor::stack(bwd, 1);
+        Tensor::cat(vec![fwd, bwd], 2)
+    }
+
+    /// [`BiLstm::forward`] on the CPU inference fast path, from the time-major input
+    /// `(length · batch, I)`: one input product per direction for all four gates, then per step one
+    /// recurrent product `(batch, H)·(H, 4H)` and the fused cell ([`kernels::lstm_step`]) —
+    /// instead of four products and four element-wise passes per step.
+    fn forward_fast(&self, x_tm: Tensor<B, 2>, batch: usize, len: usize) -> Tensor<B, 3> {
+        let h = self.hidden;
+        let run = |d: &LstmDirection<B>, reverse: bool| -> Vec<Tensor<B, 2>> {
+            let bias = (d.b_ih.val() + d.b_hh.val()).reshape([1, 4 * h]);
+            let xp = x_tm.clone().matmul(d.w_ih.val().transpose()) + bias; // (len·batch, 4H)
+            let w_hh = d.w_hh.val().transpose(); // (H, 4H)
+            let device = xp.device();
+            let mut hs = Tensor::<B, 2>::zeros([batch, h], &device);
+            let mut c = Tensor::<B, 2>::zeros([batch, h], &device);
+            let mut out = vec![None; len];
+            let steps: Vec<usize> = if reverse { (0..len).rev().collect() } else { (0..len).collect() };
+            for t in steps {
+                let r = hs.clone().matmul(w_hh.clone());
+                (hs, c) = kernels::lstm_step(xp.clone().narrow(0, t * batch, batch), r, c);
+                out[t] = Some(hs.clone());
+            }
+            out.into_iter().map(|o| o.expect("every step ran")).collect()
+        };
+        #[cfg(not(target_arch = "wasm32"))]
+        let (fwd, bwd) = std::thread::scope(|s| {
+            let f = s.spawn(|| run(&self.fwd, false));
+            let b = run(&self.bwd, true);
+            (f.join().expect("LSTM forward direction"), b)
+        });
+        #[cfg(target_arch = "wasm32")]
+        let (fwd, bwd) = (run(&self.fwd, false), run(&self.bwd, true));
         let fwd: Tensor<B, 3> = Tensor::stack(fwd, 1);
         let bwd: Tensor<B, 3> = Tensor::stack(bwd, 1);
         Tensor::cat(vec![fwd, bwd], 2)
