@@ -200,6 +200,14 @@ pub async fn install(state: State, bundle: Bundle, from_file: bool) -> Result<()
     BUNDLE.with(|b| *b.borrow_mut() = Some(Rc::new(bundle)));
     TAYLOR.with(|t| *t.borrow_mut() = None);
     state.ready.set(true);
+    // Build the Taylor ISM model once the page is idle, so the first scan's preview costs only
+    // its forward and backward pass.
+    spawn_local(async move {
+        engine::yield_to_browser().await;
+        if let Err(e) = taylor_predictor(state.output.get_untracked()) {
+            web_sys::console::warn_1(&format!("Taylor ISM model: {e}").into());
+        }
+    });
     Ok(())
 }
 
