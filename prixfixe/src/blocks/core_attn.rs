@@ -42,8 +42,9 @@ impl ConformerCoreConfig {
     /// module (depthwise + pointwise), the attention projections and its `L × L` scores and
     /// weighted sum.
     pub fn macs(&self, len: usize) -> u64 {
+        // SwiGLU: linear1 D → F (value and gate halves), linear2 F/2 → D.
         let (d, f) = (self.dim, self.dim * self.ff_mult);
-        let per_position = 2 * (d * 2 * f + f * d) + d * self.conv_kernel + d * d + 4 * d * d;
+        let per_position = 2 * (d * f + f / 2 * d) + d * self.conv_kernel + d * d + 4 * d * d;
         (self.layers * (per_position * len + 2 * len * len * d)) as u64
     }
 
