@@ -254,6 +254,40 @@ impl<B: Backend> LstmDirection<B> {
         }
     }
 
+    /// Per-gate input projections `(length, batch, H)` of the time-major input `(length · batch,
+    /// I)`, both biases added, gates in PyTorch order `[i, f, g, o]`.
+    fn project(&self, x_tm: &Tensor<B, 2>, hidden: usize, len: usize, batch: usize) -> [Tensor<B, 3>; 4] {
+        let bias = self.b_ih.val() + self.b_hh.val();
+        std::array::from_fn(|g| {
+            (x_tm.clone().matmul(self.w_ih.val().narrow(0, g * hidden, hidden).transpose())
+                + bias.clone().narrow(0, g * hidden, hidden).reshape([1, hidden]))
+            .reshape([len, batch, hidden])
+        })
+    }
+
+    /// [`LstmDirection::run`] on the CPU inference fast path, from the time-major input
+    /// `(length · batch, I)`: one input product for all four gates, then per step one recurrent
+    /// product `(batch, H)·(H, 4H)` and the fused cell ([`kernels::lstm_step`]) — instead of
+    /// four products and four element-wise passes per step.
+    fn run_fast(&self, x_tm: &Tensor<B, 2>, batch: usize, reverse: bool) -> Vec<Tensor<B, 2>> {
+        let h = self.w_hh.dims()[1];
+        let len = x_tm.dims()[0] / batch;
+        let bias = (self.b_ih.val() + self.b_hh.val()).reshape([1, 4 * h]);
+        let xp = x_tm.clone().matmul(self.w_ih.val().transpose()) + bias; // (len·batch, 4H)
+        let w_hh = self.w_hh.val().transpose(); // (H, 4H)
+        let device = xp.device();
+        let mut hs = Tensor::<B, 2>::zeros([batch, h], &device);
+        let mut c = Tensor::<B, 2>::zeros([batch, h], &device);
+        let mut out = vec![None; len];
+        let steps: Vec<usize> = if reverse { (0..len).rev().collect() } else { (0..len).collect() };
+        for t in steps {
+            let r = hs.clone().matmul(w_hh.clone());
+            (hs, c) = kernels::lstm_step(xp.clone().narrow(0, t * batch, batch), r, c);
+            out[t] = Some(hs.clone());
+        }
+        out.into_iter().map(|o| o.expect("every step ran")).collect()
+    }
+
     /// Runs over the per-gate input projections `x_proj[g] (length, batch, H)` (both biases
     /// already added), gates in PyTorch order `[i, f, g, o]`. Returns `h_t (batch, H)` per step.
     fn run(&self, x_proj: [Tensor<B, 3>; 4], hidden: usize, reverse: bool) -> Vec<Tensor<B, 2>> {
@@ -296,55 +330,16 @@ impl<B: Backend> BiLstm<B> {
         let h = self.hidden;
         // Time-major once, so each step reads a contiguous (batch, 4H) slab.
         let x_tm = x.swap_dims(0, 1).reshape([len * batch, input]);
-        let project = |d: &LstmDirection<B>| -> [Tensor<B, 3>; 4] {
-            let bias = d.b_ih.val() + d.b_hh.val();
-            std::array::from_fn(|g| {
-                (x_tm.clone().matmul(d.w_ih.val().narrow(0, g * h, h).transpose())
-                    + bias.clone().narrow(0, g * h, h).reshape([1, h]))
-                .reshape([len, batch, h])
-            })
+        let fast = kernels::fast_path::<B>(&x_tm.device());
+        let run = |d: &LstmDirection<B>, reverse: bool| {
+            if fast {
+                d.run_fast(&x_tm, batch, reverse)
+            } else {
+                d.run(d.project(&x_tm, h, len, batch), h, reverse)
+            }
         };
-        if kernels::fast_path::<B>(&x_tm.device()) {
-            return self.forward_fast(x_tm, batch, len);
-        }
-        let (fwd_in, bwd_in) = (project(&self.fwd), project(&self.bwd));
         // The two directions are independent: on native targets run them on two threads (the
         // per-step matrices are small, so intra-op threading alone leaves cores idle).
-        #[cfg(not(target_arch = "wasm32"))]
-        let (fwd, bwd) = std::thread::scope(|s| {
-            let f = s.spawn(|| self.fwd.run(fwd_in, h, false));
-            let b = self.bwd.run(bwd_in, h, true);
-            (f.join().expect("LSTM forward direction"), b)
-        });
-        #[cfg(target_arch = "wasm32")]
-        let (fwd, bwd) = (self.fwd.run(fwd_in, h, false), self.bwd.run(bwd_in, h, true));
-        let fwd: Tensor<B, 3> = Tensor::stack(fwd, 1);
-        let bwd: Tensor<B, 3> = Tensor::stack(bwd, 1);
-        Tensor::cat(vec![fwd, bwd], 2)
-    }
-
-    /// [`BiLstm::forward`] on the CPU inference fast path, from the time-major input
-    /// `(length · batch, I)`: one input product per direction for all four gates, then per step one
-    /// recurrent product `(batch, H)·(H, 4H)` and the fused cell ([`kernels::lstm_step`]) —
-    /// instead of four products and four element-wise passes per step.
-    fn forward_fast(&self, x_tm: Tensor<B, 2>, batch: usize, len: usize) -> Tensor<B, 3> {
-        let h = self.hidden;
-        let run = |d: &LstmDirection<B>, reverse: bool| -> Vec<Tensor<B, 2>> {
-            let bias = (d.b_ih.val() + d.b_hh.val()).reshape([1, 4 * h]);
-            let xp = x_tm.clone().matmul(d.w_ih.val().transpose()) + bias; // (len·batch, 4H)
-            let w_hh = d.w_hh.val().transpose(); // (H, 4H)
-            let device = xp.device();
-            let mut hs = Tensor::<B, 2>::zeros([batch, h], &device);
-            let mut c = Tensor::<B, 2>::zeros([batch, h], &device);
-            let mut out = vec![None; len];
-            let steps: Vec<usize> = if reverse { (0..len).rev().collect() } else { (0..len).collect() };
-            for t in steps {
-                let r = hs.clone().matmul(w_hh.clone());
-                (hs, c) = kernels::lstm_step(xp.clone().narrow(0, t * batch, batch), r, c);
-                out[t] = Some(hs.clone());
-            }
-            out.into_iter().map(|o| o.expect("every step ran")).collect()
-        };
         #[cfg(not(target_arch = "wasm32"))]
         let (fwd, bwd) = std::thread::scope(|s| {
             let f = s.spawn(|| run(&self.fwd, false));
