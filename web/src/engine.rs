@@ -48,7 +48,7 @@ pub const CHUNK: usize = 16;
 
 /// Sequences per forward pass on WebGPU (the work is on the GPU and read back asynchronously, so
 /// the page stays responsive; large dispatches use the GPU well): an SNV scan of 241 windows is
-/// two dispatches of the same shape.
+/// two dispatches.
 pub const GPU_CHUNK: usize = 128;
 
 impl Engine {

@@ -283,16 +283,7 @@ pub async fn predict_streaming<F: FnMut(usize, usize, &[f32]) + 'static>(
         if cancelled() {
             return Err(CANCELLED.into());
         }
-        // On WebGPU every dispatch of a long job has the same shape (the last one padded with
-        // copies of its first window): each new shape costs kernel compilation and autotuning.
-        let padded: Vec<Vec<u8>>;
-        let batch = if gpu && windows.len() > size && chunk.len() < size {
-            padded = chunk.iter().cloned().chain(std::iter::repeat(chunk[0].clone())).take(size).collect();
-            &padded[..]
-        } else {
-            chunk
-        };
-        let values: Vec<f32> = predict_windows(state, batch).await?.iter().take(chunk.len()).map(|p| selected(state, p)).collect();
+        let values: Vec<f32> = predict_windows(state, chunk).await?.iter().map(|p| selected(state, p)).collect();
         let start = out.len();
         out.extend_from_slice(&values);
         (on_chunk.borrow_mut())(out.len(), start, &values);
