@@ -3,6 +3,9 @@
 # DREAM_BENCH_WEB=webgpu for the WebGPU path too): per model, navigation -> model ready, one
 # prediction, and the SNV scan of a 110 bp native promoter (80 bp region: 240 SNVs + reference,
 # forward and reverse complement). Also refreshes docs/web-screenshot.png.
+# Per model also the Taylor ISM preview time, GFLOP/s per worker (482 rows × the model's
+# multiply-adds, PrixFixeConfig::macs_per_row) and the fraction of one core's SIMD128 limit.
+# DREAM_BENCH_MODELS=dream-cnn,... limits the models.
 # Output: a markdown table on stdout, bench/web-<date>.json.
 # Needs dist/ (scripts/web-build.sh) and chromium + chromium-driver.
 set -euo pipefail
