@@ -6,7 +6,27 @@
 //! (autodiff) and GPU backends use the plain burn ops, whose results these kernels reproduce
 //! (checked by the parity tests, which run on this path, and by the unit tests below).
 
+use std::sync::atomic::{AtomicBool, Ordering};
+
 use burn::tensor::{backend::Backend, Tensor, TensorData};
+
+use crate::gemm::{self, BOperand};
+
+static OWN_GEMM: AtomicBool = AtomicBool::new(cfg!(target_arch = "wasm32"));
+
+/// Chooses the matrix products of the CPU inference fast path: [`crate::gemm`] (`true`, the
+/// default on wasm32, where burn-flex's gemm tile spills registers) or burn-flex's (`false`,
+/// the default on native targets, where its AVX-512 kernels are faster). Process-wide; tests
+/// use it to run the WebAssembly path natively.
+pub fn set_own_gemm(on: bool) {
+    OWN_GEMM.store(on, Ordering::Relaxed);
+}
+
+/// `true` when the fast path's convolutions, linear layers, LSTM and attention run on
+/// [`crate::gemm`] ([`set_own_gemm`]).
+pub fn own_gemm<B: Backend>(device: &B::Device) -> bool {
+    OWN_GEMM.load(Ordering::Relaxed) && fast_path::<B>(device)
+}
 
 /// `true` when `B` is the burn-flex CPU backend without autodiff: the data is in host memory, so
 /// reading it costs a copy, not a device transfer.
@@ -68,7 +88,19 @@ fn par_rows<F: Fn(usize, &mut [f32]) + Sync + Send>(out: &mut [f32], row: usize,
     out.chunks_mut(row).enumerate().for_each(|(i, r)| f(i, r));
 }
 
-fn host<B: Backend, const D: usize>(x: Tensor<B, D>) -> Vec<f32> {
+/// Like [`par_rows`], over row pairs of `out` and `inp`.
+fn par_rows2<F: Fn(&[f32], &mut [f32]) + Sync + Send>(out: &mut [f32], row: usize, inp: &[f32], in_row: usize, f: F) {
+    #[cfg(not(target_arch = "wasm32"))]
+    {
+        use rayon::prelude::*;
+        out.par_chunks_mut(row).zip(inp.par_chunks(in_row)).for_each(|(o, i)| f(i, o));
+    }
+    #[cfg(target_arch = "wasm32")]
+    out.chunks_mut(row).zip(inp.chunks(in_row)).for_each(|(o, i)| f(i, o));
+}
+
+/// The tensor's values in row-major (logical) order.
+pub(crate) fn host<B: Backend, const D: usize>(x: Tensor<B, D>) -> Vec<f32> {
     x.into_data().convert::<f32>().into_vec::<f32>().expect("f32 tensor")
 }
 
@@ -121,6 +153,129 @@ pub fn softmax_last<B: Backend, const D: usize>(x: Tensor<B, D>) -> Tensor<B, D>
         });
     }
     Tensor::from_data(TensorData::new(data, shape), &device)
+}
+
+/// 'Same' convolution, stride 1, odd `k`, on [`gemm::conv1d_same`]: `x (batch, c_in, L)`,
+/// `w (c_out, c_in, k)`, `bias (c_out)` → `(batch, c_out, L)`.
+pub fn conv1d<B: Backend>(x: Tensor<B, 3>, w: Tensor<B, 3>, bias: Option<Tensor<B, 1>>) -> Tensor<B, 3> {
+    let device = x.device();
+    let [b, c_in, l] = x.dims();
+    let [c_out, _, k] = w.dims();
+    let (w, bias, xs) = (host(w), bias.map(host), host(x));
+    let mut out = vec![0f32; b * c_out * l];
+    if l > 0 && c_out > 0 && c_in > 0 {
+        par_rows2(&mut out, c_out * l, &xs, c_in * l, |x, o| {
+            gemm::conv1d_same(x, c_in, l, &w, c_out, k, bias.as_deref(), o, &mut Vec::new());
+        });
+    }
+    Tensor::from_data(TensorData::new(out, [b, c_out, l]), &device)
+}
+
+/// `x·Wᵀ + bias` of `m` rows `x (m × k)` with a PyTorch-layout weight `w (n × k)`.
+pub fn linear_rows(x: &[f32], m: usize, k: usize, w: &[f32], n: usize, bias: Option<&[f32]>) -> Vec<f32> {
+    matmul_rows(x, m, k, BOperand::packed(&gemm::pack_b_transposed(w, n, k), k), n, bias)
+}
+
+/// `x·B + bias` of `m` rows `x (m × k)`, `B (k × n)`.
+fn matmul_rows(x: &[f32], m: usize, k: usize, b: BOperand<'_>, n: usize, bias: Option<&[f32]>) -> Vec<f32> {
+    let mut out = vec![0f32; m * n];
+    if m == 0 || n == 0 {
+        return out;
+    }
+    if let Some(bias) = bias {
+        out.chunks_exact_mut(n).for_each(|r| r.copy_from_slice(bias));
+    }
+    if k == 0 {
+        return out;
+    }
+    let rows = m.div_ceil(2);
+    par_rows2(&mut out, rows * n, x, rows * k, |x, o| {
+        let r = o.len() / n;
+        gemm::gemm(r, n, k, 1, x, k, b, o, n, bias.is_some());
+    });
+    out
+}
+
+/// `x·w (+ bias)` over the last dimension: `x (…, k)`, `w (k, n)` (burn's `Linear` layout),
+/// `bias (n)` → `(…, n)`.
+pub fn matmul_weight<B: Backend, const D: usize>(x: Tensor<B, D>, w: Tensor<B, 2>, bias: Option<Tensor<B, 1>>) -> Tensor<B, D> {
+    let device = x.device();
+    let mut shape = x.dims();
+    let [k, n] = w.dims();
+    let m = shape[..D - 1].iter().product();
+    let packed = gemm::pack_b(&host(w), k, n, n);
+    let out = matmul_rows(&host(x), m, k, BOperand::packed(&packed, k), n, bias.map(host).as_deref());
+    shape[D - 1] = n;
+    Tensor::from_data(TensorData::new(out, shape), &device)
+}
+
+/// Multi-head attention core `softmax(q kᵀ / √hd) v` per sample and head, without mask or
+/// dropout, on [`crate::gemm`]. `q`, `k`, `v` are `(buffer, column offset)` of `(batch · len) ×
+/// ld` row-major buffers holding head `h`'s `hd` features at column `offset + h·hd`; returns
+/// `(batch · len) × (heads · hd)`, heads side by side (the layout `out_proj` takes).
+pub fn attention_rows<'a>(qkv: [(&'a [f32], usize); 3], ld: usize, batch: usize, len: usize, heads: usize, hd: usize) -> Vec<f32> {
+    let d = heads * hd;
+    let mut ctx = vec![0f32; batch * len * d];
+    if ctx.is_empty() {
+        return ctx;
+    }
+    let scale = 1.0 / (hd as f32).sqrt();
+    let [(q, qo), (k, ko), (v, vo)] = qkv;
+    par_rows(&mut ctx, len * d, |bi, ctx| {
+        let start = bi * len * ld;
+        let rows = |x: &'a [f32], off: usize| -> &'a [f32] { &x[start + off..] };
+        let mut scores = vec![0f32; len * len];
+        let mut kt = vec![0f32; hd * gemm::padded(len)];
+        let mut vp = vec![0f32; len * gemm::padded(hd)];
+        for h in 0..heads {
+            // B operands, packed: kᵀ (hd × len) and v (len × hd) of this head.
+            let (kh, vh) = (rows(k, ko + h * hd), rows(v, vo + h * hd));
+            for (j, krow) in kh.chunks(ld).take(len).enumerate() {
+                let panel = (j / gemm::NR) * hd * gemm::NR;
+                for (r, x) in krow[..hd].iter().enumerate() {
+                    kt[panel + r * gemm::NR + j % gemm::NR] = *x;
+                }
+            }
+            let qh = rows(q, qo + h * hd);
+            gemm::gemm(len, len, hd, 1, qh, ld, BOperand::packed(&kt, hd), &mut scores, len, false);
+            for row in scores.chunks_exact_mut(len) {
+                softmax_row(row, scale);
+            }
+            for (p, panel) in vp.chunks_exact_mut(len * gemm::NR).enumerate() {
+                let w = gemm::NR.min(hd - p * gemm::NR);
+                for (r, vrow) in vh.chunks(ld).take(len).enumerate() {
+                    panel[r * gemm::NR..r * gemm::NR + w].copy_from_slice(&vrow[p * gemm::NR..p * gemm::NR + w]);
+                }
+            }
+            gemm::gemm(len, hd, len, 1, &scores, len, BOperand::packed(&vp, len), &mut ctx[h * hd..], d, false);
+        }
+    });
+    ctx
+}
+
+/// `softmax(scale · row)` in place, on the vectorising `exp`.
+fn softmax_row(row: &mut [f32], scale: f32) {
+    let max = row.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+    let mut sum = 0.0;
+    for v in row.iter_mut() {
+        *v = exp_approx((*v - max) * scale);
+        sum += *v;
+    }
+    let inv = 1.0 / sum;
+    row.iter_mut().for_each(|v| *v *= inv);
+}
+
+/// `a · silu(g)` of the two column halves of `x (m × 2f)` → `(m × f)` (SwiGLU).
+pub fn swiglu_rows(x: &[f32], m: usize, f: usize) -> Vec<f32> {
+    let mut out = vec![0f32; m * f];
+    if f > 0 {
+        for (o, r) in out.chunks_exact_mut(f).zip(x.chunks_exact(2 * f)) {
+            for ((o, a), g) in o.iter_mut().zip(&r[..f]).zip(&r[f..]) {
+                *o = a * silu(*g);
+            }
+        }
+    }
+    out
 }
 
 /// Grouped 'same' convolution with 2 input and 2 output channels per group, no bias:
@@ -181,6 +336,34 @@ pub fn lstm_step<B: Backend>(x: Tensor<B, 2>, r: Tensor<B, 2>, c: Tensor<B, 2>) 
         Tensor::from_data(TensorData::new(hs, [b, h]), &device),
         Tensor::from_data(TensorData::new(cs, [b, h]), &device),
     )
+}
+
+/// One LSTM direction over `len` steps on [`crate::gemm`]: `xp (len · batch × 4H)` time-major
+/// input projections (both biases added), `w_hh (4H × H)` PyTorch layout; writes `h_t` of row `b`
+/// to `out[(b · len + t) · ld + col ..][..H]`.
+#[allow(clippy::too_many_arguments)]
+pub fn lstm_direction_rows(xp: &[f32], w_hh: &[f32], batch: usize, len: usize, h: usize, reverse: bool, out: &mut [f32], ld: usize, col: usize) {
+    let w = gemm::pack_b_transposed(w_hh, 4 * h, h);
+    let (mut hs, mut cs) = (vec![0f32; batch * h], vec![0f32; batch * h]);
+    let mut pre = vec![0f32; batch * 4 * h];
+    for step in 0..len {
+        let t = if reverse { len - 1 - step } else { step };
+        pre.copy_from_slice(&xp[t * batch * 4 * h..(t + 1) * batch * 4 * h]);
+        if step > 0 {
+            gemm::gemm(batch, 4 * h, h, 1, &hs, h, BOperand::packed(&w, h), &mut pre, 4 * h, true);
+        }
+        for row in 0..batch {
+            let p = &pre[row * 4 * h..(row + 1) * 4 * h];
+            let (cr, hr) = (&mut cs[row * h..(row + 1) * h], &mut hs[row * h..(row + 1) * h]);
+            for j in 0..h {
+                let cn = sigmoid(p[h + j]) * cr[j] + sigmoid(p[j]) * tanh(p[2 * h + j]);
+                cr[j] = cn;
+                hr[j] = sigmoid(p[3 * h + j]) * tanh(cn);
+            }
+            let o = (row * len + t) * ld + col;
+            out[o..o + h].copy_from_slice(hr);
+        }
+    }
 }
 
 #[cfg(test)]

@@ -38,6 +38,7 @@ pub mod data;
 pub mod dataprocessors;
 pub mod dataset;
 pub mod design;
+pub mod gemm;
 pub mod kernels;
 pub mod metrics;
 pub mod model;

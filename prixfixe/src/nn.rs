@@ -102,13 +102,18 @@ pub fn per_channel<B: Backend>(v: Tensor<B, 1>, batch: usize) -> Tensor<B, 3> {
     v.reshape([1, c, 1]).repeat_dim(0, batch)
 }
 
-/// Applies `conv`, using the hand-written kernel for a bias-free grouped convolution with 2
-/// channels per group on the CPU inference fast path (burn-flex's per-group path is ~10× slower).
+/// Applies a [`conv1d_same`] convolution. On the CPU inference fast path a bias-free grouped
+/// convolution with 2 channels per group takes the hand-written kernel (burn-flex's per-group
+/// path is ~10× slower), and a dense one takes [`crate::gemm`] where [`kernels::own_gemm`].
 pub fn conv_forward<B: Backend>(conv: &Conv1d<B>, x: Tensor<B, 3>) -> Tensor<B, 3> {
     let [c_out, per_group, k] = conv.weight.dims();
+    let device = x.device();
+    let same = conv.stride == 1 && conv.dilation == 1 && k % 2 == 1;
     let pairs = per_group == 2 && conv.groups * 2 == c_out && x.dims()[1] == c_out;
-    if pairs && conv.bias.is_none() && k % 2 == 1 && kernels::fast_path::<B>(&x.device()) {
+    if same && pairs && conv.bias.is_none() && kernels::fast_path::<B>(&device) {
         kernels::grouped_conv_pairs(x, conv.weight.val())
+    } else if same && conv.groups == 1 && kernels::own_gemm::<B>(&device) {
+        kernels::conv1d(x, conv.weight.val(), conv.bias.as_ref().map(|b| b.val()))
     } else {
         conv.forward(x)
     }
@@ -330,6 +335,9 @@ impl<B: Backend> BiLstm<B> {
         let h = self.hidden;
         // Time-major once, so each step reads a contiguous (batch, 4H) slab.
         let x_tm = x.swap_dims(0, 1).reshape([len * batch, input]);
+        if kernels::own_gemm::<B>(&x_tm.device()) {
+            return self.forward_rows(x_tm, batch, len, input);
+        }
         let fast = kernels::fast_path::<B>(&x_tm.device());
         let run = |d: &LstmDirection<B>, reverse: bool| {
             if fast {
@@ -351,6 +359,22 @@ impl<B: Backend> BiLstm<B> {
         let fwd: Tensor<B, 3> = Tensor::stack(fwd, 1);
         let bwd: Tensor<B, 3> = Tensor::stack(bwd, 1);
         Tensor::cat(vec![fwd, bwd], 2)
+    }
+
+    /// [`BiLstm::forward`] on [`crate::gemm`] from the time-major input `(length · batch, I)`:
+    /// one input product per direction, then per step one recurrent product and the fused cell
+    /// on host buffers, written straight into the `(batch, length, 2H)` output.
+    fn forward_rows(&self, x_tm: Tensor<B, 2>, batch: usize, len: usize, input: usize) -> Tensor<B, 3> {
+        let h = self.hidden;
+        let device = x_tm.device();
+        let x = kernels::host(x_tm);
+        let mut out = vec![0f32; batch * len * 2 * h];
+        for (col, d, reverse) in [(0, &self.fwd, false), (h, &self.bwd, true)] {
+            let bias = kernels::host(d.b_ih.val() + d.b_hh.val());
+            let xp = kernels::linear_rows(&x, len * batch, input, &kernels::host(d.w_ih.val()), 4 * h, Some(&bias));
+            kernels::lstm_direction_rows(&xp, &kernels::host(d.w_hh.val()), batch, len, h, reverse, &mut out, 2 * h, col);
+        }
+        Tensor::from_data(burn::tensor::TensorData::new(out, [batch, len, 2 * h]), &device)
     }
 
     /// Visits `weight_ih_l0`, `weight_hh_l0`, `bias_ih_l0`, `bias_hh_l0` and the `_reverse` set.
@@ -409,6 +433,16 @@ impl<B: Backend> SelfAttention<B> {
     pub fn forward(&self, x: Tensor<B, 3>) -> Tensor<B, 3> {
         let [b, l, d] = x.dims();
         let hd = d / self.heads;
+        if kernels::own_gemm::<B>(&x.device()) {
+            // One (b·l, 3D) product for Q, K and V; each head reads its columns in place.
+            let device = x.device();
+            let w = kernels::host(self.in_proj_weight.val());
+            let qkv = kernels::linear_rows(&kernels::host(x), b * l, d, &w, 3 * d, Some(&kernels::host(self.in_proj_bias.val())));
+            let ctx = kernels::attention_rows([(&qkv, 0), (&qkv, d), (&qkv, 2 * d)], 3 * d, b, l, self.heads, hd);
+            let w_out = kernels::host(self.out_proj_weight.val());
+            let out = kernels::linear_rows(&ctx, b * l, d, &w_out, d, Some(&kernels::host(self.out_proj_bias.val())));
+            return Tensor::from_data(burn::tensor::TensorData::new(out, [b, l, d]), &device);
+        }
         // Separate Q, K, V products from row blocks of the packed projection: each result is
         // contiguous (slicing a packed (b, l, 3D) output would leave strided views).
         let project = |i: usize| {

@@ -14,7 +14,7 @@ use burn::tensor::activation::{relu, silu};
 use burn::tensor::{backend::Backend, Distribution, Tensor};
 use serde::{Deserialize, Serialize};
 
-use crate::nn::{conv1d_same, visit_conv, ConvInit, SelfAttention};
+use crate::nn::{conv1d_same, conv_forward, visit_conv, ConvInit, SelfAttention};
 use crate::weights::{Layout, ParamVisitor, VisitTorch};
 
 /// Configuration of [`ConformerCore`]. DREAM-Attn: dim 256, 4 layers, 4 heads, FFN ×4, conv
@@ -98,6 +98,13 @@ impl<B: Backend> FeedForward<B> {
     /// `(batch, L, D)` → `(batch, L, D)`.
     pub fn forward(&self, x: Tensor<B, 3>) -> Tensor<B, 3> {
         let x = self.norm.forward(x);
+        if crate::kernels::own_gemm::<B>(&x.device()) {
+            let ag = crate::kernels::matmul_weight(x, self.linear1.weight.val(), None);
+            let [b, l, f2] = ag.dims();
+            let h = crate::kernels::swiglu_rows(&crate::kernels::host(ag), b * l, f2 / 2);
+            let h = Tensor::<B, 3>::from_data(burn::tensor::TensorData::new(h, [b, l, f2 / 2]), &self.linear1.weight.device());
+            return crate::nn::dropout(&self.dropout, crate::kernels::matmul_weight(h, self.linear2.weight.val(), None));
+        }
         // Value half `a` and gate half `g` from column blocks of linear1's weight, so both come
         // out contiguous (slicing one (…, 2F) output would leave strided views).
         let w = self.linear1.weight.val(); // (D, 2F)
@@ -148,7 +155,7 @@ impl<B: Backend> ConformerLayer<B> {
     pub fn forward(&self, x: Tensor<B, 3>) -> Tensor<B, 3> {
         let x = x.clone() + self.ff1.forward(x) * 0.5;
         let x1 = self.norm1.forward(x.clone());
-        let conv = self.pointwise.forward(self.depthwise.forward(x1.clone().swap_dims(1, 2)));
+        let conv = conv_forward(&self.pointwise, conv_forward(&self.depthwise, x1.clone().swap_dims(1, 2)));
         let conv = crate::nn::dropout(&self.conv_dropout, relu(conv)).swap_dims(1, 2);
         let x1 = conv + x1; // strided operand on the right: the contiguous one is written in place
         let x = self.norm2.forward(x + x1);

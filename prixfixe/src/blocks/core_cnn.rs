@@ -115,10 +115,10 @@ pub struct EfficientStage<B: Backend> {
 impl<B: Backend> EfficientStage<B> {
     /// Inverted residual branch `(batch, prev, L)` → `(batch, prev, L)`.
     pub fn inverted_residual(&self, x: Tensor<B, 3>) -> Tensor<B, 3> {
-        let h = self.expand_bn.forward_silu(self.expand.forward(x));
+        let h = self.expand_bn.forward_silu(conv_forward(&self.expand, x));
         let h = self.grouped_bn.forward_silu(conv_forward(&self.grouped, h));
         let h = h.clone() * self.se_gate(h).unsqueeze_dim::<3>(2);
-        self.project_bn.forward_silu(self.project.forward(h))
+        self.project_bn.forward_silu(conv_forward(&self.project, h))
     }
 
     /// Squeeze-excitation gate `(batch, E, L)` → `(batch, E)` in (0, 1).
@@ -130,7 +130,7 @@ impl<B: Backend> EfficientStage<B> {
     /// `(batch, prev, L)` → `(batch, sz, L)`.
     pub fn forward(&self, x: Tensor<B, 3>) -> Tensor<B, 3> {
         let inv = self.inverted_residual(x.clone());
-        self.resize_bn.forward_silu(self.resize.forward(Tensor::cat(vec![x, inv], 1)))
+        self.resize_bn.forward_silu(conv_forward(&self.resize, Tensor::cat(vec![x, inv], 1)))
     }
 }
 

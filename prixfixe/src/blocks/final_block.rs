@@ -17,7 +17,7 @@ use burn::tensor::activation::{relu, softmax};
 use burn::tensor::{backend::Backend, Tensor};
 use serde::{Deserialize, Serialize};
 
-use crate::nn::{conv1d_same, visit_conv, visit_linear, ConvInit};
+use crate::nn::{conv1d_same, conv_forward, visit_conv, visit_linear, ConvInit};
 use crate::weights::{ParamVisitor, VisitTorch};
 
 /// Configuration of the soft-classification Final Layers Block.
@@ -350,7 +350,7 @@ impl<B: Backend> RegressionHead<B> {
     /// Per task, the length-averaged 1×1-conv features `(batch, 256)` (reference hook
     /// `final_mapper*_pooled`).
     pub fn pooled(&self, x: Tensor<B, 3>) -> Vec<Tensor<B, 2>> {
-        self.mappers.iter().map(|m| m.forward(x.clone()).mean_dim(2).squeeze_dim(2)).collect()
+        self.mappers.iter().map(|m| conv_forward(m, x.clone()).mean_dim(2).squeeze_dim(2)).collect()
     }
 
     /// `(batch, tasks)`.
@@ -388,7 +388,7 @@ impl<B: Backend> FinalBlock<B> {
     /// length) or regression values.
     pub fn forward(&self, x: Tensor<B, 3>) -> Tensor<B, 2> {
         match self {
-            Self::SoftBins(h) => h.conv.forward(x).mean_dim(2).squeeze_dim(2),
+            Self::SoftBins(h) => conv_forward(&h.conv, x).mean_dim(2).squeeze_dim(2),
             Self::Regression(h) => h.forward(x),
             Self::FlattenMlp(h) => {
                 let [_, _, out] = h.layers(x);

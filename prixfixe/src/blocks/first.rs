@@ -7,7 +7,7 @@ use burn::tensor::activation::relu;
 use burn::tensor::{backend::Backend, Tensor};
 use serde::{Deserialize, Serialize};
 
-use crate::nn::{conv1d_same, visit_conv, BatchNorm1d, ConvInit};
+use crate::nn::{conv1d_same, conv_forward, visit_conv, BatchNorm1d, ConvInit};
 use crate::weights::{ParamVisitor, VisitTorch};
 
 /// Parallel 'same' convolutions, each → ReLU → (MaxPool k=1, identity) → Dropout, concatenated on
@@ -40,7 +40,7 @@ impl<B: Backend> ConvBranches<B> {
         let outs = self
             .convs
             .iter()
-            .map(|c| crate::nn::dropout(&self.dropout, relu(c.forward(x.clone()))))
+            .map(|c| crate::nn::dropout(&self.dropout, relu(conv_forward(c, x.clone()))))
             .collect();
         Tensor::cat(outs, 1)
     }
@@ -151,7 +151,7 @@ pub struct ConvBnSiluBlock<B: Backend> {
 impl<B: Backend> ConvBnSiluBlock<B> {
     /// `(batch, c_in, L)` → `(batch, c_out, L)`.
     pub fn forward(&self, x: Tensor<B, 3>) -> Tensor<B, 3> {
-        self.bn.forward_silu(self.conv.forward(x))
+        self.bn.forward_silu(conv_forward(&self.conv, x))
     }
 }
 
