@@ -307,11 +307,13 @@ pub fn padded(n: usize) -> usize {
     n.div_ceil(NR) * NR
 }
 
-/// 'Same' convolution of one sample, stride 1, by [`gemm`]: `x (c_in × len)`, weight
-/// `(c_out, c_in, k)` PyTorch layout, optional bias `(c_out)` → `out (c_out × len)`.
-/// `scratch` is reused between calls (the zero-padded input).
-pub fn conv1d_same(
-    x: &[f32],
+/// 'Same' convolution of one sample, stride 1, by [`gemm`]: input channels `rows` (each `len`
+/// values and a factor it is scaled by, e.g. a squeeze-excitation gate; a concatenation of
+/// inputs is their rows in turn), weight `(c_out, c_in, k)` PyTorch layout, optional bias
+/// `(c_out)` → `out (c_out × len)`. `scratch` (the zero-padded input) is reused between calls.
+#[allow(clippy::too_many_arguments)]
+pub fn conv1d_same<'a>(
+    rows: impl Iterator<Item = (&'a [f32], f32)>,
     c_in: usize,
     len: usize,
     w: &[f32],
@@ -325,8 +327,13 @@ pub fn conv1d_same(
     let lp = padded(len) + k - 1;
     scratch.clear();
     scratch.resize(c_in * lp, 0.0);
-    for (ci, row) in x.chunks_exact(len).take(c_in).enumerate() {
-        scratch[ci * lp + pad..ci * lp + pad + len].copy_from_slice(row);
+    for (ci, (row, scale)) in rows.take(c_in).enumerate() {
+        let dst = &mut scratch[ci * lp + pad..ci * lp + pad + len];
+        if scale == 1.0 {
+            dst.copy_from_slice(&row[..len]);
+        } else {
+            dst.iter_mut().zip(row).for_each(|(d, v)| *d = v * scale);
+        }
     }
     let accumulate = if let Some(bias) = bias {
         for (o, bv) in out.chunks_exact_mut(len).zip(bias) {
@@ -392,7 +399,7 @@ mod tests {
             let bias: Vec<f32> = (0..c_out).map(|_| lcg(&mut seed)).collect();
             let mut out = vec![f32::NAN; c_out * len];
             let mut scratch = Vec::new();
-            conv1d_same(&x, c_in, len, &w, c_out, k, Some(&bias), &mut out, &mut scratch);
+            conv1d_same(x.chunks_exact(len).map(|r| (r, 1.0)), c_in, len, &w, c_out, k, Some(&bias), &mut out, &mut scratch);
             let pad = (k - 1) as isize / 2;
             for co in 0..c_out {
                 for t in 0..len {

@@ -155,19 +155,41 @@ pub fn softmax_last<B: Backend, const D: usize>(x: Tensor<B, D>) -> Tensor<B, D>
     Tensor::from_data(TensorData::new(data, shape), &device)
 }
 
-/// 'Same' convolution, stride 1, odd `k`, on [`gemm::conv1d_same`]: `x (batch, c_in, L)`,
-/// `w (c_out, c_in, k)`, `bias (c_out)` → `(batch, c_out, L)`.
-pub fn conv1d<B: Backend>(x: Tensor<B, 3>, w: Tensor<B, 3>, bias: Option<Tensor<B, 1>>) -> Tensor<B, 3> {
-    let device = x.device();
-    let [b, c_in, l] = x.dims();
+/// 'Same' convolution, stride 1, odd `k`, on [`gemm::conv1d_same`], of the channel
+/// concatenation of `inputs` (each `(batch, c_i, L)`), optionally scaled per sample and input
+/// channel by `in_scale (batch, Σc_i)`, then an optional eval-mode BatchNorm + SiLU (`(a, s)`,
+/// see [`affine_silu`]) while each sample's output is in cache. `w (c_out, Σc_i, k)`, `bias
+/// (c_out)` → `(batch, c_out, L)`.
+pub fn conv1d<B: Backend>(
+    inputs: Vec<Tensor<B, 3>>,
+    w: Tensor<B, 3>,
+    bias: Option<Tensor<B, 1>>,
+    in_scale: Option<Tensor<B, 2>>,
+    bn_silu: Option<(Tensor<B, 1>, Tensor<B, 1>)>,
+) -> Tensor<B, 3> {
+    let device = w.device();
+    let [b, _, l] = inputs[0].dims();
+    let widths: Vec<usize> = inputs.iter().map(|x| x.dims()[1]).collect();
+    let c_in: usize = widths.iter().sum();
     let [c_out, _, k] = w.dims();
-    let (w, bias, xs) = (host(w), bias.map(host), host(x));
+    let (w, bias) = (host(w), bias.map(host));
+    let xs: Vec<Vec<f32>> = inputs.into_iter().map(host).collect();
+    let scale = in_scale.map(host);
+    let bn = bn_silu.map(|(a, s)| (host(a), host(s)));
     let mut out = vec![0f32; b * c_out * l];
-    if l > 0 && c_out > 0 && c_in > 0 {
-        par_rows2(&mut out, c_out * l, &xs, c_in * l, |x, o| {
-            gemm::conv1d_same(x, c_in, l, &w, c_out, k, bias.as_deref(), o, &mut Vec::new());
-        });
+    if l == 0 || c_out == 0 || c_in == 0 {
+        return Tensor::from_data(TensorData::new(out, [b, c_out, l]), &device);
     }
+    par_rows(&mut out, c_out * l, |bi, o| {
+        let rows = xs.iter().zip(&widths).flat_map(|(x, &c)| x[bi * c * l..(bi + 1) * c * l].chunks_exact(l));
+        let scales = (0..c_in).map(|ci| scale.as_ref().map_or(1.0, |s| s[bi * c_in + ci]));
+        gemm::conv1d_same(rows.zip(scales), c_in, l, &w, c_out, k, bias.as_deref(), o, &mut Vec::new());
+        if let Some((a, s)) = &bn {
+            for ((row, a), s) in o.chunks_exact_mut(l).zip(a).zip(s) {
+                row.iter_mut().for_each(|v| *v = silu(*v * a + s));
+            }
+        }
+    });
     Tensor::from_data(TensorData::new(out, [b, c_out, l]), &device)
 }
 
@@ -281,13 +303,16 @@ pub fn swiglu_rows(x: &[f32], m: usize, f: usize) -> Vec<f32> {
 /// Grouped 'same' convolution with 2 input and 2 output channels per group, no bias:
 /// `out[c] = Σ_{i∈{0,1}} Σ_j w[c, i, j] · x[2⌊c/2⌋ + i, t + j − (k−1)/2]`.
 /// `x (batch, C, L)`, `w (C, 2, k)` (PyTorch layout), `k` odd.
-pub fn grouped_conv_pairs<B: Backend>(x: Tensor<B, 3>, w: Tensor<B, 3>) -> Tensor<B, 3> {
+/// With `bn_silu = Some((a, s))`, `silu(out·a + s)` per channel follows (an eval-mode BatchNorm
+/// and SiLU, see [`affine_silu`]), while each sample is in cache.
+pub fn grouped_conv_pairs<B: Backend>(x: Tensor<B, 3>, w: Tensor<B, 3>, bn_silu: Option<(Tensor<B, 1>, Tensor<B, 1>)>) -> Tensor<B, 3> {
     let device = x.device();
     let [b, c, l] = x.dims();
     let k = w.dims()[2];
     let pad = (k - 1) / 2;
     let w = host(w);
     let xs = host(x);
+    let bn = bn_silu.map(|(a, s)| (host(a), host(s)));
     let mut out = vec![0f32; b * c * l];
     par_rows(&mut out, c * l, |bi, sample| {
         let xb = &xs[bi * c * l..(bi + 1) * c * l];
@@ -306,6 +331,9 @@ pub fn grouped_conv_pairs<B: Backend>(x: Tensor<B, 3>, w: Tensor<B, 3>) -> Tenso
                         *ov += wv * xv;
                     }
                 }
+            }
+            if let Some((a, s)) = &bn {
+                orow.iter_mut().for_each(|v| *v = silu(*v * a[ch] + s[ch]));
             }
         }
     });
@@ -396,7 +424,7 @@ mod tests {
         let dev = Default::default();
         let x = Tensor::<F, 3>::random([3, 8, 19], Distribution::Normal(0.0, 1.0), &dev);
         let w = Tensor::<F, 3>::random([8, 2, 7], Distribution::Normal(0.0, 1.0), &dev);
-        let ours = grouped_conv_pairs(x.clone(), w.clone());
+        let ours = grouped_conv_pairs(x.clone(), w.clone(), None);
         let burn = conv1d(x.clone(), w, None, ConvOptions::new([1], [3], [1], 4));
         let err: f32 = (ours - burn).abs().max().into_scalar();
         assert!(err < 1e-5, "grouped conv error {err}");
@@ -404,9 +432,14 @@ mod tests {
         let a = Tensor::<F, 1>::random([8], Distribution::Normal(0.0, 1.0), &dev);
         let s = Tensor::<F, 1>::random([8], Distribution::Normal(0.0, 1.0), &dev);
         let ours = affine_silu(x.clone(), a.clone(), s.clone());
-        let plain = burn::tensor::activation::silu(x * a.reshape([1, 8, 1]) + s.reshape([1, 8, 1]));
+        let plain = burn::tensor::activation::silu(x.clone() * a.clone().reshape([1, 8, 1]) + s.clone().reshape([1, 8, 1]));
         let err: f32 = (ours - plain).abs().max().into_scalar();
         assert!(err < 1e-5, "affine silu error {err}");
+        let w = Tensor::<F, 3>::random([8, 2, 7], Distribution::Normal(0.0, 1.0), &dev);
+        let fused = grouped_conv_pairs(x.clone(), w.clone(), Some((a.clone(), s.clone())));
+        let apart = affine_silu(grouped_conv_pairs(x.clone(), w, None), a, s);
+        let err: f32 = (fused - apart).abs().max().into_scalar();
+        assert!(err < 1e-6, "grouped conv + BN-SiLU error {err}");
 
         let x4 = Tensor::<F, 4>::random([2, 3, 5, 11], Distribution::Normal(0.0, 3.0), &dev);
         let err: f32 = (softmax_last(x4.clone()) - burn::tensor::activation::softmax(x4.clone(), 3)).abs().max().into_scalar();

@@ -111,9 +111,9 @@ pub fn conv_forward<B: Backend>(conv: &Conv1d<B>, x: Tensor<B, 3>) -> Tensor<B, 
     let same = conv.stride == 1 && conv.dilation == 1 && k % 2 == 1;
     let pairs = per_group == 2 && conv.groups * 2 == c_out && x.dims()[1] == c_out;
     if same && pairs && conv.bias.is_none() && kernels::fast_path::<B>(&device) {
-        kernels::grouped_conv_pairs(x, conv.weight.val())
+        kernels::grouped_conv_pairs(x, conv.weight.val(), None)
     } else if same && conv.groups == 1 && kernels::own_gemm::<B>(&device) {
-        kernels::conv1d(x, conv.weight.val(), conv.bias.as_ref().map(|b| b.val()))
+        kernels::conv1d(vec![x], conv.weight.val(), conv.bias.as_ref().map(|b| b.val()), None, None)
     } else {
         conv.forward(x)
     }
@@ -204,6 +204,33 @@ impl<B: Backend> BatchNorm1d<B> {
         } else {
             silu(self.forward(x))
         }
+    }
+
+    /// `SiLU(BN(conv(x)))` for a [`conv1d_same`] `conv`, where `x` is the channel concatenation
+    /// of `inputs`, each scaled per sample and channel by `in_scale (batch, channels)` if given
+    /// (a squeeze-excitation gate). On [`kernels::own_gemm`]'s path one fused pass per sample.
+    pub fn conv_silu(&self, conv: &Conv1d<B>, inputs: Vec<Tensor<B, 3>>, in_scale: Option<Tensor<B, 2>>) -> Tensor<B, 3> {
+        let device = inputs[0].device();
+        let [c_out, per_group, k] = conv.weight.dims();
+        let pairs = per_group == 2 && conv.groups * 2 == c_out && conv.bias.is_none() && inputs.len() == 1;
+        if pairs && in_scale.is_none() && conv.stride == 1 && conv.dilation == 1 && k % 2 == 1 && kernels::fast_path::<B>(&device) {
+            let (a, s) = self.affine(&inputs[0]);
+            let x = inputs.into_iter().next().expect("one input");
+            if x.dims()[1] == c_out {
+                return kernels::grouped_conv_pairs(x, conv.weight.val(), Some((a, s)));
+            }
+            return self.forward_silu(conv_forward(conv, x));
+        }
+        if conv.groups == 1 && conv.stride == 1 && conv.dilation == 1 && k % 2 == 1 && kernels::own_gemm::<B>(&device) {
+            let (a, s) = self.affine(&inputs[0]);
+            return kernels::conv1d(inputs, conv.weight.val(), conv.bias.as_ref().map(|b| b.val()), in_scale, Some((a, s)));
+        }
+        let x = if inputs.len() == 1 { inputs.into_iter().next().expect("one input") } else { Tensor::cat(inputs, 1) };
+        let x = match in_scale {
+            Some(g) => x * g.unsqueeze_dim::<3>(2),
+            None => x,
+        };
+        self.forward_silu(conv_forward(conv, x))
     }
 
     /// Visits `weight`, `bias`, `running_mean`, `running_var`, `num_batches_tracked`.

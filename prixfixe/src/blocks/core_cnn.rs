@@ -12,7 +12,7 @@ use burn::tensor::activation::{sigmoid, silu};
 use burn::tensor::{backend::Backend, Tensor};
 use serde::{Deserialize, Serialize};
 
-use crate::nn::{conv1d_same, conv_forward, visit_conv, visit_linear, BatchNorm1d, ConvInit};
+use crate::nn::{conv1d_same, visit_conv, visit_linear, BatchNorm1d, ConvInit};
 use crate::weights::{ParamVisitor, VisitTorch};
 
 /// Configuration of [`EfficientNetCore`]. DREAM-CNN: 320 → [128, 128, 64, 64, 64, 64],
@@ -115,10 +115,10 @@ pub struct EfficientStage<B: Backend> {
 impl<B: Backend> EfficientStage<B> {
     /// Inverted residual branch `(batch, prev, L)` → `(batch, prev, L)`.
     pub fn inverted_residual(&self, x: Tensor<B, 3>) -> Tensor<B, 3> {
-        let h = self.expand_bn.forward_silu(conv_forward(&self.expand, x));
-        let h = self.grouped_bn.forward_silu(conv_forward(&self.grouped, h));
-        let h = h.clone() * self.se_gate(h).unsqueeze_dim::<3>(2);
-        self.project_bn.forward_silu(conv_forward(&self.project, h))
+        let h = self.expand_bn.conv_silu(&self.expand, vec![x], None);
+        let h = self.grouped_bn.conv_silu(&self.grouped, vec![h], None);
+        let gate = self.se_gate(h.clone());
+        self.project_bn.conv_silu(&self.project, vec![h], Some(gate))
     }
 
     /// Squeeze-excitation gate `(batch, E, L)` → `(batch, E)` in (0, 1).
@@ -130,7 +130,7 @@ impl<B: Backend> EfficientStage<B> {
     /// `(batch, prev, L)` → `(batch, sz, L)`.
     pub fn forward(&self, x: Tensor<B, 3>) -> Tensor<B, 3> {
         let inv = self.inverted_residual(x.clone());
-        self.resize_bn.forward_silu(conv_forward(&self.resize, Tensor::cat(vec![x, inv], 1)))
+        self.resize_bn.conv_silu(&self.resize, vec![x, inv], None)
     }
 }
 

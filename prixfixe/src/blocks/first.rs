@@ -151,7 +151,7 @@ pub struct ConvBnSiluBlock<B: Backend> {
 impl<B: Backend> ConvBnSiluBlock<B> {
     /// `(batch, c_in, L)` → `(batch, c_out, L)`.
     pub fn forward(&self, x: Tensor<B, 3>) -> Tensor<B, 3> {
-        self.bn.forward_silu(conv_forward(&self.conv, x))
+        self.bn.conv_silu(&self.conv, vec![x], None)
     }
 }
 
