@@ -287,6 +287,31 @@ fn softmax_row(row: &mut [f32], scale: f32) {
     row.iter_mut().for_each(|v| *v *= inv);
 }
 
+/// Depthwise 'same' convolution along the rows of `x (batch · len × d)` (positions as rows,
+/// channels as columns: no transposes around it), weight `(d, 1, k)` PyTorch layout, no bias.
+pub fn depthwise_rows(x: &[f32], batch: usize, len: usize, d: usize, w: &[f32], k: usize) -> Vec<f32> {
+    let pad = (k - 1) / 2;
+    // (k × d): tap j's weights of every channel, contiguous.
+    let wt: Vec<f32> = (0..k * d).map(|i| w[(i % d) * k + i / d]).collect();
+    let mut out = vec![0f32; batch * len * d];
+    if out.is_empty() {
+        return out;
+    }
+    par_rows2(&mut out, len * d, x, len * d, |x, o| {
+        for (t, orow) in o.chunks_exact_mut(d).enumerate() {
+            for (j, wj) in wt.chunks_exact(d).enumerate() {
+                let p = t + j;
+                if p < pad || p - pad >= len {
+                    continue;
+                }
+                let xrow = &x[(p - pad) * d..(p - pad + 1) * d];
+                orow.iter_mut().zip(xrow).zip(wj).for_each(|((o, x), w)| *o += w * x);
+            }
+        }
+    });
+    out
+}
+
 /// `a · silu(g)` of the two column halves of `x (m × 2f)` → `(m × f)` (SwiGLU).
 pub fn swiglu_rows(x: &[f32], m: usize, f: usize) -> Vec<f32> {
     let mut out = vec![0f32; m * f];

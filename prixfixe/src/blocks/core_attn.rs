@@ -155,8 +155,20 @@ impl<B: Backend> ConformerLayer<B> {
     pub fn forward(&self, x: Tensor<B, 3>) -> Tensor<B, 3> {
         let x = x.clone() + self.ff1.forward(x) * 0.5;
         let x1 = self.norm1.forward(x.clone());
-        let conv = conv_forward(&self.pointwise, conv_forward(&self.depthwise, x1.clone().swap_dims(1, 2)));
-        let conv = crate::nn::dropout(&self.conv_dropout, relu(conv)).swap_dims(1, 2);
+        let conv = if crate::kernels::own_gemm::<B>(&x1.device()) {
+            // Positions as rows throughout: no transposes.
+            use crate::kernels::{depthwise_rows, host, linear_rows};
+            let [b, l, d] = x1.dims();
+            let k = self.depthwise.weight.dims()[2];
+            let dw = depthwise_rows(&host(x1.clone()), b, l, d, &host(self.depthwise.weight.val()), k);
+            let bias = self.pointwise.bias.as_ref().map(|p| host(p.val()));
+            let mut pw = linear_rows(&dw, b * l, d, &host(self.pointwise.weight.val()), d, bias.as_deref());
+            pw.iter_mut().for_each(|v| *v = v.max(0.0));
+            Tensor::from_data(burn::tensor::TensorData::new(pw, [b, l, d]), &x1.device())
+        } else {
+            let conv = conv_forward(&self.pointwise, conv_forward(&self.depthwise, x1.clone().swap_dims(1, 2)));
+            crate::nn::dropout(&self.conv_dropout, relu(conv)).swap_dims(1, 2)
+        };
         let x1 = conv + x1; // strided operand on the right: the contiguous one is written in place
         let x = self.norm2.forward(x + x1);
         let x = x.clone() + self.attn.forward(x);
