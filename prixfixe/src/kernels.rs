@@ -275,15 +275,22 @@ pub fn attention_rows<'a>(qkv: [(&'a [f32], usize); 3], ld: usize, batch: usize,
     ctx
 }
 
-/// `softmax(scale · row)` in place, on the vectorising `exp`.
+/// `softmax(scale · row)` in place, on the vectorising `exp`. The maximum and the sum are taken
+/// over 8 interleaved lanes: a sequential float reduction would keep the loops scalar.
 fn softmax_row(row: &mut [f32], scale: f32) {
-    let max = row.iter().copied().fold(f32::NEG_INFINITY, f32::max);
-    let mut sum = 0.0;
-    for v in row.iter_mut() {
-        *v = exp_approx((*v - max) * scale);
-        sum += *v;
-    }
-    let inv = 1.0 / sum;
+    let lanes = |init: f32, f: fn(f32, f32) -> f32, row: &[f32]| {
+        let mut acc = [init; 8];
+        let mut chunks = row.chunks_exact(8);
+        for c in &mut chunks {
+            for (a, v) in acc.iter_mut().zip(c) {
+                *a = f(*a, *v);
+            }
+        }
+        chunks.remainder().iter().fold(acc.into_iter().fold(init, f), |a, v| f(a, *v))
+    };
+    let max = lanes(f32::NEG_INFINITY, f32::max, row);
+    row.iter_mut().for_each(|v| *v = exp_approx((*v - max) * scale));
+    let inv = 1.0 / lanes(0.0, |a, b| a + b, row);
     row.iter_mut().for_each(|v| *v *= inv);
 }
 

@@ -461,25 +461,29 @@ async fn cpu_path_matches_dream_cli() {
     b.el("ism-button").await.click().await.unwrap();
     let status = b.wait_text("ism-status", 300, |t| t.contains("done") || t.contains("failed")).await;
     assert!(status.starts_with("done: 240 SNVs"), "{status}");
+    // Chromium has relaxed SIMD: the workers run the relaxed-SIMD build (scripts/web-build.sh).
+    assert!(status.ends_with("Web Worker(s), relaxed SIMD"), "{status}");
     let cells = b.client.find_all(Locator::Css("[data-testid=\"ism-heatmap\"] rect[data-tip]")).await.unwrap();
     assert_eq!(cells.len(), 240 + 80, "240 variant cells + 80 reference cells");
-    let web_csv = b.fetch_link("ism-csv").await;
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("ism.tsv");
     let bundle = root().join("public/models/dream-cnn");
     dream(&["ism", "--model", bundle.to_str().unwrap(), "--sequence", NATIVE, "--region", "18-97", "--output", out.to_str().unwrap()]);
     let cli_tsv = std::fs::read_to_string(out).unwrap();
-    let (web_rows, cli_rows): (Vec<&str>, Vec<&str>) = (web_csv.lines().collect(), cli_tsv.lines().collect());
-    assert_eq!(web_rows.len(), 241, "{web_csv}");
-    assert_eq!(web_rows[0], cli_rows[0].replace('\t', ","));
-    for (w, c) in web_rows.iter().zip(&cli_rows).skip(1) {
-        let (w, c): (Vec<&str>, Vec<&str>) = (w.split(',').collect(), c.split('\t').collect());
-        assert_eq!(w[..3], c[..3], "variant");
-        for k in 3..5 {
-            let (x, y): (f64, f64) = (w[k].parse().unwrap(), c[k].parse().unwrap());
-            assert!((x - y).abs() <= 1e-4, "{w:?} vs {c:?}");
+    let same_as_cli = |web_csv: String| {
+        let (web_rows, cli_rows): (Vec<&str>, Vec<&str>) = (web_csv.lines().collect(), cli_tsv.lines().collect());
+        assert_eq!(web_rows.len(), 241, "{web_csv}");
+        assert_eq!(web_rows[0], cli_rows[0].replace('\t', ","));
+        for (w, c) in web_rows.iter().zip(&cli_rows).skip(1) {
+            let (w, c): (Vec<&str>, Vec<&str>) = (w.split(',').collect(), c.split('\t').collect());
+            assert_eq!(w[..3], c[..3], "variant");
+            for k in 3..5 {
+                let (x, y): (f64, f64) = (w[k].parse().unwrap(), c[k].parse().unwrap());
+                assert!((x - y).abs() <= 1e-4, "{w:?} vs {c:?}");
+            }
         }
-    }
+    };
+    same_as_cli(b.fetch_link("ism-csv").await);
 
     // Invalid input: a clear error that says where, and the text stays as typed.
     let bad = format!("{NATIVE}\n{}X{}", &NATIVE2[..40], &NATIVE2[41..]);
@@ -504,6 +508,15 @@ async fn cpu_path_matches_dream_cli() {
     let cli = dream_predict("dream-cnn", &[NATIVE, &alt]);
     assert!(res.contains(&format!("reference {:.3}, alternative {:.3}", cli[0], cli[1])), "{res} vs {cli:?}");
     assert!(res.contains("1 difference(s): 50"), "{res}");
+
+    // The plain-SIMD fallback (browsers without relaxed SIMD; forced by ?simd=plain) scans the same.
+    b.open(&format!("{site}?backend=cpu&simd=plain")).await;
+    b.pool_ready().await;
+    b.set_sequences(NATIVE).await;
+    b.el("ism-button").await.click().await.unwrap();
+    let status = b.wait_text("ism-status", 300, |t| t.contains("done") || t.contains("failed")).await;
+    assert!(status.starts_with("done: 240 SNVs") && status.ends_with("Web Worker(s), plain SIMD"), "{status}");
+    same_as_cli(b.fetch_link("ism-csv").await);
     b.stop().await;
 }
 
@@ -860,9 +873,9 @@ async fn web_benchmark() {
     const SIMD128_LIMIT_GFLOPS: f64 = 48.0;
     let site = serve(dist());
     let modes: Vec<(&str, Vec<&str>, &str)> = if std::env::var("DREAM_BENCH_WEB").unwrap_or_default().contains("webgpu") {
-        vec![("cpu", vec![], "backend=cpu&"), ("webgpu", vec!["--enable-unsafe-webgpu"], "")]
+        vec![("cpu", vec![], "backend=cpu&"), ("cpu", vec![], "backend=cpu&simd=plain&"), ("webgpu", vec!["--enable-unsafe-webgpu"], "")]
     } else {
-        vec![("cpu", vec![], "backend=cpu&")]
+        vec![("cpu", vec![], "backend=cpu&"), ("cpu", vec![], "backend=cpu&simd=plain&")]
     };
     let mut rows = Vec::new();
     println!("| model | backend | model ready (ms from navigation) | scan workers ready (ms) | one prediction (ms) | Taylor preview (ms) | SNV scan, 240 SNVs (ms) | GFLOP/s per worker | of the SIMD128 limit |");
@@ -882,6 +895,8 @@ async fn web_benchmark() {
             b.predict(1).await;
             let predict = b.number("predict-ms").await;
             let pool_ms = if *backend == "cpu" { b.pool_ready().await } else { f64::NAN };
+            // The workers' kernels, from the status line ("…, relaxed SIMD" / "…, plain SIMD").
+            let simd = |status: &str| status.rsplit(", ").next().filter(|s| s.ends_with(" SIMD")).map(|s| s.trim_end_matches(" SIMD").to_string());
             b.el("ism-button").await.click().await.unwrap();
             let status = b.wait_text("ism-status", 600, |t| t.contains("done") || t.contains("failed")).await;
             assert!(status.starts_with("done"), "{status}");
@@ -894,8 +909,10 @@ async fn web_benchmark() {
             let workers: f64 = status.split(" on ").nth(1).and_then(|w| w.split(' ').next()).and_then(|n| n.parse().ok()).unwrap_or(1.0);
             let gflops = 482.0 * 2.0 * macs as f64 / (ism / 1000.0) / 1e9 / workers;
             let fraction = gflops / SIMD128_LIMIT_GFLOPS;
-            println!("| {model} | {backend} | {ready:.0} | {pool_ms:.0} | {predict:.0} | {preview:.0} | {ism:.0} | {gflops:.1} | {:.0} % |", 100.0 * fraction);
-            rows.push(json!({ "model": model, "backend": backend, "ready_ms": ready, "workers_ready_ms": pool_ms, "predict_ms": predict, "taylor_preview_ms": preview, "ism_ms": ism, "macs_per_row": macs, "workers": workers, "gflops_per_worker": gflops, "fraction_of_simd128_limit": fraction, "status": status }));
+            let simd = simd(&status).unwrap_or_default();
+            let label = if simd.is_empty() { backend.to_string() } else { format!("{backend} ({simd} SIMD)") };
+            println!("| {model} | {label} | {ready:.0} | {pool_ms:.0} | {predict:.0} | {preview:.0} | {ism:.0} | {gflops:.1} | {:.0} % |", 100.0 * fraction);
+            rows.push(json!({ "model": model, "backend": backend, "simd": simd, "ready_ms": ready, "workers_ready_ms": pool_ms, "predict_ms": predict, "taylor_preview_ms": preview, "ism_ms": ism, "macs_per_row": macs, "workers": workers, "gflops_per_worker": gflops, "fraction_of_simd128_limit": fraction, "status": status }));
             b.stop().await;
         }
     }
@@ -1324,5 +1341,17 @@ async fn combination_bundles_match_dream_cli() {
     // Still predicts afterwards.
     b.paste_into("sequence-input", &fasta).await;
     assert_close("2_2_2_2 after the refusal", &b.predict(3).await, &cli, 1e-4);
+    b.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+#[ignore = "scratch"]
+async fn scratch_worker_bench() {
+    let dir = std::path::PathBuf::from(std::env::var("SB").unwrap());
+    let site = serve(dir);
+    let b = Browser::start(&[]).await;
+    b.client.goto(&format!("{site}bench.html{}", std::env::var("SBQ").unwrap_or_default())).await.unwrap();
+    let t = b.wait_text("out", 600, |t| t.contains("done")).await;
+    println!("{t}");
     b.stop().await;
 }

@@ -8,6 +8,24 @@ window.dreamPool = (() => {
   let pending = [];
   const href = (sel) => { const l = document.querySelector(sel); return l ? l.href : null; };
 
+  // A module whose one function runs f32x4.relaxed_madd: valid where the browser has relaxed
+  // SIMD (fused multiply-add; Chrome/Edge 114+).
+  const RELAXED_PROBE = new Uint8Array([0, 97, 115, 109, 1, 0, 0, 0, 1, 5, 1, 96, 0, 1, 123, 3, 2, 1, 0,
+    10, 61, 1, 59, 0, ...[0, 1, 2].flatMap(() => [253, 12, ...new Array(16).fill(0)]), 253, 133, 2, 11]);
+  // The workers' build: scripts/web-build.sh adds one compiled with relaxed SIMD (its JS and
+  // wasm named in <meta name="dream-relaxed-simd">); used where the browser validates the probe,
+  // unless the address asks for ?simd=plain. The page's own (plain SIMD) build is the fallback.
+  function relaxedBuild() {
+    const meta = document.querySelector('meta[name="dream-relaxed-simd"]');
+    if (!meta || /[?&]simd=plain\b/.test(location.search)) return null;
+    let ok = false;
+    try { ok = WebAssembly.validate(RELAXED_PROBE); } catch (e) { ok = false; }
+    if (!ok) return null;
+    const [js, wasm] = meta.content.trim().split(/\s+/).map((u) => new URL(u, document.baseURI).href);
+    return js && wasm ? { js, wasm } : null;
+  }
+  let simd = 'plain';
+
   function stop(reason) {
     current = null;
     workers.forEach((w) => w.terminate());
@@ -25,17 +43,24 @@ window.dreamPool = (() => {
     if (!js || !wasm || typeof Worker === 'undefined') return Promise.resolve(0);
     const n = Math.max(1, Math.min(navigator.hardwareConcurrency || 2, 8));
     const url = new URL('dream-worker.js', document.baseURI);
+    const relaxed = relaxedBuild();
+    const builds = relaxed ? [relaxed, { js, wasm }] : [{ js, wasm }];
     const started = [];
     for (let i = 0; i < n; i++) {
       const w = new Worker(url, { type: 'module' });
       workers.push(w);
       started.push(new Promise((resolve, reject) => {
-        w.onmessage = (e) => (e.data.kind === 'ready' ? resolve() : reject(new Error(e.data.message)));
+        w.onmessage = (e) => (e.data.kind === 'ready' ? resolve(e.data.build) : reject(new Error(e.data.message)));
         w.onerror = (e) => reject(new Error(e.message || 'worker failed to start'));
       }));
-      w.postMessage({ kind: 'init', js, wasm, manifest, weights });
+      w.postMessage({ kind: 'init', builds, manifest, weights });
     }
-    ready = Promise.all(started).then(() => workers.length, (err) => { stop(String(err)); throw err; });
+    // 'relaxed' when every worker runs the relaxed-SIMD build (a worker whose build failed to
+    // load fell back to the page's).
+    ready = Promise.all(started).then((used) => {
+      simd = relaxed && used.every((b) => b === 0) ? 'relaxed' : 'plain';
+      return workers.length;
+    }, (err) => { stop(String(err)); throw err; });
     return ready;
   }
 
@@ -73,7 +98,8 @@ window.dreamPool = (() => {
       const feed = (w) => {
         if (failed) return;
         if (next >= count) { if (done === count) { if (current === me) current = null; resolve(out); } return; }
-        const start = next; const n = Math.min(chunk, count - start); next += n;
+        // Guided chunks: smaller as the run ends, so the workers finish together.
+        const start = next; const n = Math.min(chunk, Math.max(1, Math.ceil((count - start) / (2 * pool.length)))); next += n;
         w.onmessage = (e) => {
           const m = e.data;
           if (m.id !== id) return; // a chunk of a cancelled run
@@ -91,5 +117,5 @@ window.dreamPool = (() => {
   // Resolves to the number of workers once they have loaded the model (0: no pool).
   const whenReady = () => (ready || Promise.resolve(0)).catch(() => 0);
 
-  return { init, run, cancel, stop, whenReady, size: () => workers.length };
+  return { init, run, cancel, stop, whenReady, size: () => workers.length, simd: () => simd };
 })();

@@ -261,6 +261,12 @@ pub fn pool_size() -> u32 {
     pool_call("size", &[]).ok().and_then(|v| v.as_f64()).unwrap_or(0.0) as u32
 }
 
+/// The pool's kernels: `relaxed` (the relaxed-SIMD build: fused multiply-add) or `plain`
+/// (128-bit SIMD without it).
+pub fn pool_simd() -> String {
+    pool_call("simd", &[]).ok().and_then(|v| v.as_string()).unwrap_or_else(|| "plain".into())
+}
+
 /// Output number `output` of padded windows computed by the worker pool, `CHUNK` windows per
 /// message; `on_chunk(done, start, values)` as each chunk comes back (the outputs of windows
 /// `start..start + values.len()`; `done` windows so far). Starting a run cancels the pool's

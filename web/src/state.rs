@@ -319,13 +319,13 @@ pub fn taylor_predictor(output: usize) -> Result<Rc<prixfixe::Predictor<TaylorBa
 /// The backend of [`taylor_predictor`]: the CPU backend with autodiff.
 pub type TaylorBackend = burn::backend::Autodiff<prixfixe::CpuBackend>;
 
-/// Where [`predict_expressions`] ran, for status lines: ` on N Web Worker(s)`, ` on WebGPU`
-/// or ` on the page's thread`.
+/// Where [`predict_expressions`] ran, for status lines: ` on N Web Worker(s), relaxed SIMD`
+/// (or `plain SIMD`), ` on WebGPU` or ` on the page's thread`.
 pub fn where_run() -> String {
     let on_cpu = engine().is_some_and(|e| e.kind() == BackendKind::Cpu);
     match engine::pool_size() {
         0 => engine().map_or("", |e| if e.kind() == BackendKind::WebGpu { " on WebGPU" } else { " on the page's thread" }).to_string(),
-        n if on_cpu => format!(" on {n} Web Worker(s)"),
+        n if on_cpu => format!(" on {n} Web Worker(s), {} SIMD", engine::pool_simd()),
         _ => " on WebGPU".to_string(),
     }
 }

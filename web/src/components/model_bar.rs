@@ -50,7 +50,7 @@ pub fn ModelBar(state: State) -> impl IntoView {
     view! {
         <div class="bar">
             <span>"Backend: "<strong data-testid="backend-indicator">{move || state.backend.get()}</strong>
-                <span class="status">{move || match state.workers.get() { 0 => String::new(), n => format!(" (SNV scans and motif tilings on {n} Web Worker{})", if n == 1 { "" } else { "s" }) }}</span></span>
+                <span class="status">{move || match state.workers.get() { 0 => String::new(), n => format!(" (SNV scans and motif tilings on {n} Web Worker{}, {} SIMD)", if n == 1 { "" } else { "s" }, crate::engine::pool_simd()) }}</span></span>
             <label>"Model: "
                 <select data-testid="model-select" on:change=on_model prop:value=move || state.model_name.get() disabled=move || state.busy.get()>
                     {move || state.models.get().into_iter().map(|m| {
