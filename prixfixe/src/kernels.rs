@@ -346,26 +346,35 @@ pub fn grouped_conv_pairs<B: Backend>(x: Tensor<B, 3>, w: Tensor<B, 3>, bn_silu:
     let xs = host(x);
     let bn = bn_silu.map(|(a, s)| (host(a), host(s)));
     let mut out = vec![0f32; b * c * l];
+    if out.is_empty() {
+        return Tensor::from_data(TensorData::new(out, [b, c, l]), &device);
+    }
+    // Zero-padded rows, long enough for whole 8-position blocks: each block of outputs is summed
+    // in registers over the 2 × k taps and stored once.
+    const T: usize = 8;
+    let lp = l.div_ceil(T) * T + k - 1;
     par_rows(&mut out, c * l, |bi, sample| {
-        let xb = &xs[bi * c * l..(bi + 1) * c * l];
+        let mut xp = vec![0f32; c * lp];
+        for (ci, row) in xs[bi * c * l..(bi + 1) * c * l].chunks_exact(l).enumerate() {
+            xp[ci * lp + pad..ci * lp + pad + l].copy_from_slice(row);
+        }
         for (ch, orow) in sample.chunks_mut(l).enumerate() {
             let g = ch / 2;
-            for i in 0..2 {
-                let xrow = &xb[(2 * g + i) * l..(2 * g + i + 1) * l];
+            let (x0, x1) = (&xp[2 * g * lp..(2 * g + 1) * lp], &xp[(2 * g + 1) * lp..(2 * g + 2) * lp]);
+            let (w0, w1) = (&w[ch * 2 * k..(ch * 2 + 1) * k], &w[(ch * 2 + 1) * k..(ch * 2 + 2) * k]);
+            for t0 in (0..l).step_by(T) {
+                let mut acc = [0f32; T];
                 for j in 0..k {
-                    let wv = w[(ch * 2 + i) * k + j];
-                    // out[t] += wv * x[t + j - pad] for t with 0 <= t + j - pad < l
-                    let (t0, t1) = (pad.saturating_sub(j), (l + pad).saturating_sub(j).min(l));
-                    let src0 = t0 + j - pad;
-                    let o = &mut orow[t0..t1];
-                    let xsrc = &xrow[src0..src0 + (t1 - t0)];
-                    for (ov, xv) in o.iter_mut().zip(xsrc) {
-                        *ov += wv * xv;
+                    let (a, b) = (&x0[t0 + j..t0 + j + T], &x1[t0 + j..t0 + j + T]);
+                    for q in 0..T {
+                        acc[q] += w0[j] * a[q] + w1[j] * b[q];
                     }
                 }
-            }
-            if let Some((a, s)) = &bn {
-                orow.iter_mut().for_each(|v| *v = silu(*v * a[ch] + s[ch]));
+                if let Some((a, s)) = &bn {
+                    acc.iter_mut().for_each(|v| *v = silu(*v * a[ch] + s[ch]));
+                }
+                let n = T.min(l - t0);
+                orow[t0..t0 + n].copy_from_slice(&acc[..n]);
             }
         }
     });

@@ -16,6 +16,9 @@
 //! - [`model`]: [`model::PrixFixeNet`], the block configuration and the three DREAM presets.
 //! - [`predictor`]: forward / reverse-complement averaged prediction, batched; ISM.
 //! - [`attribution`]: per-position ISM attribution and its sequence logo (SVG).
+//! - [`gemm`]: the WebAssembly CPU path's matrix products (4 × 8 SIMD128 register tile) for
+//!   convolutions, linear layers, the BiLSTM and attention; [`kernels`]: fused CPU inference
+//!   kernels around them.
 //! - [`metrics`]: Pearson r, r², Spearman ρ.
 //! - [`challenge`]: DREAM Challenge scoring (per-subset r² / ρ, pair subsets, weighted scores).
 //! - [`seqio`]: reading sequences and seq→activity tables (TSV, FASTA, one per line; gzip).

@@ -1350,8 +1350,26 @@ async fn scratch_worker_bench() {
     let dir = std::path::PathBuf::from(std::env::var("SB").unwrap());
     let site = serve(dir);
     let b = Browser::start(&[]).await;
-    b.client.goto(&format!("{site}bench.html{}", std::env::var("SBQ").unwrap_or_default())).await.unwrap();
-    let t = b.wait_text("out", 600, |t| t.contains("done")).await;
+    b.client.goto(&format!("{site}{}{}", std::env::var("SBP").unwrap_or("bench.html".into()), std::env::var("SBQ").unwrap_or_default())).await.unwrap();
+    let t = b.wait_text("out", 600, |t| t.contains(&std::env::var("SBW").unwrap_or("done".into()))).await;
     println!("{t}");
+    b.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+#[ignore = "scratch"]
+async fn scratch_scan_trace() {
+    let dir = std::path::PathBuf::from(std::env::var("SB").unwrap());
+    let site = serve(dir);
+    let b = Browser::start(&[]).await;
+    b.open(&format!("{site}?backend=cpu&{}", std::env::var("SBQ").unwrap_or_default())).await;
+    b.pool_ready().await;
+    b.set_sequences(NATIVE).await;
+    b.client.execute("window.dreamTrace = []; window.dreamT0 = performance.now();", vec![]).await.unwrap();
+    b.el("ism-button").await.click().await.unwrap();
+    let status = b.wait_text("ism-status", 300, |t| t.contains("done")).await;
+    let tr = b.client.execute("return [window.dreamT0, window.dreamTrace]", vec![]).await.unwrap();
+    println!("{status} preview {} ism {}", b.number("preview-ms").await, b.number("ism-ms").await);
+    println!("{tr}");
     b.stop().await;
 }

@@ -78,13 +78,14 @@ window.dreamPool = (() => {
   // Predicts `count` windows of `len` base codes (Uint8Array, row after row), `chunk` windows per
   // message; calls onChunk(windowsDone, start, values) as each chunk comes back (values: the
   // outputs of windows start..start+values.length). Resolves to a Float32Array of the model's
-  // output number `output` (0 = the first; e.g. 1 = Hk of a DeepSTARR model). A run started
-  // while another is in progress cancels the older one.
-  async function run(windows, count, len, chunk, onChunk, output) {
+  // output number `output` (0 = the first; e.g. 1 = Hk of a DeepSTARR model). `hold` workers
+  // (fewer than all) take no work until release(): the page's thread can use that core meanwhile.
+  // A run started while another is in progress cancels the older one.
+  async function run(windows, count, len, chunk, onChunk, output, hold) {
     if (!ready) throw new Error('no worker pool');
     cancel();
     const id = ++runId;
-    const me = { id, fail: null };
+    const me = { id, fail: null, release: null };
     current = me;
     await ready;
     if (current !== me) throw new Error('cancelled');
@@ -110,12 +111,24 @@ window.dreamPool = (() => {
         w.onerror = (e) => fail(e.message || 'worker error');
         w.postMessage({ kind: 'run', id, windows: windows.slice(start * len, (start + n) * len), count: n, output: output || 0 });
       };
-      pool.forEach(feed);
+      const held = Math.min(hold || 0, pool.length - 1);
+      pool.slice(0, pool.length - held).forEach(feed);
+      me.release = () => pool.slice(pool.length - held).forEach(feed);
+      if (me.released) release();
     });
+  }
+
+  // Hands work to the workers the run in progress holds back (see run).
+  function release() {
+    if (!current) return;
+    current.released = true;
+    const r = current.release;
+    current.release = null;
+    if (r) r();
   }
 
   // Resolves to the number of workers once they have loaded the model (0: no pool).
   const whenReady = () => (ready || Promise.resolve(0)).catch(() => 0);
 
-  return { init, run, cancel, stop, whenReady, size: () => workers.length, simd: () => simd };
+  return { init, run, release, cancel, stop, whenReady, size: () => workers.length, simd: () => simd };
 })();

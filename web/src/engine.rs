@@ -269,12 +269,12 @@ pub fn pool_simd() -> String {
 
 /// Output number `output` of padded windows computed by the worker pool, `CHUNK` windows per
 /// message; `on_chunk(done, start, values)` as each chunk comes back (the outputs of windows
-/// `start..start + values.len()`; `done` windows so far). Starting a run cancels the pool's
-/// previous one.
+/// `start..start + values.len()`; `done` windows so far). `hold` workers take no work until
+/// [`pool_release`]. Starting a run cancels the pool's previous one.
 ///
 /// # Errors
 /// A worker's error message; `cancelled` when [`pool_cancel`] or a newer run stopped it.
-pub async fn pool_predict(windows: &[Vec<u8>], output: usize, mut on_chunk: impl FnMut(usize, usize, Vec<f32>) + 'static) -> Result<Vec<f32>, String> {
+pub async fn pool_predict(windows: &[Vec<u8>], output: usize, hold: usize, mut on_chunk: impl FnMut(usize, usize, Vec<f32>) + 'static) -> Result<Vec<f32>, String> {
     let len = windows.first().map_or(0, Vec::len);
     let flat: Vec<u8> = windows.concat();
     let cb = wasm_bindgen::closure::Closure::<dyn FnMut(u32, u32, js_sys::Float32Array)>::new(move |done: u32, start: u32, values: js_sys::Float32Array| {
@@ -287,11 +287,17 @@ pub async fn pool_predict(windows: &[Vec<u8>], output: usize, mut on_chunk: impl
         JsValue::from(CHUNK as u32),
         cb.as_ref().clone(),
         JsValue::from(output as u32),
+        JsValue::from(hold as u32),
     ];
     let promise: Promise = pool_call("run", &args)?.dyn_into().map_err(|_| "run")?;
     let out = JsFuture::from(promise).await.map_err(js_err)?;
     drop(cb);
     Ok(js_sys::Float32Array::new(&out).to_vec())
+}
+
+/// Lets the workers held back by [`pool_predict`]'s `hold` take work.
+pub fn pool_release() {
+    let _ = pool_call("release", &[]);
 }
 
 /// Stops the pool's run in progress at once (its promise rejects with `cancelled`; chunks in

@@ -18,7 +18,7 @@ use prixfixe::metrics::pearson;
 use prixfixe::predictor::{ism_table, plan_ism, top_effects, IsmPlan, VariantEffect};
 use wasm_bindgen::JsCast;
 
-use crate::engine;
+use crate::engine::{self, BackendKind};
 use crate::input::InputProblem;
 use crate::render;
 use crate::state::{blob_url, csv_url, engine, predict_streaming, read_box, record_task, revoke, taylor_predictor, where_run, State, CANCELLED};
@@ -212,27 +212,18 @@ pub fn run(state: State) {
     sc.status.set(format!("scanning {total} variants: approximate preview first…"));
     let output = state.output.get_untracked();
     let what = state.assay.get_untracked().change_words(output);
+    // On the worker pool the exact scan starts first, one worker held back while the page's
+    // thread computes the preview (the two cores stay busy and the preview is not slowed);
+    // elsewhere the preview comes first.
+    let pooled = eng.kind() == BackendKind::Cpu && engine::pool_size() > 1;
     spawn_local(async move {
         let t0 = engine::now_ms();
-        engine::yield_to_browser().await;
-        // The Taylor preview: one forward and one backward pass on the page's thread.
-        let taylor = taylor_predictor(output).map(|p| prixfixe::taylor::taylor_ism(&p, &plan));
-        if !mine() {
-            return;
-        }
         let windows = plan.windows.clone();
-        let partial = Rc::new(RefCell::new(Partial { exact: vec![None; windows.len()], plan, id: entry.id.clone(), what, range, taylor: taylor.as_ref().ok().cloned() }));
-        match &taylor {
-            Ok(_) => {
-                let ms = engine::now_ms() - t0;
-                sc.preview_ms.set(Some(ms));
-                sc.preview.set(format!("Approximate preview (Taylor ISM: gradient × substitution, one forward and one backward pass) shown after {ms:.0} ms; faded cells are still approximate."));
-                sc.view.set(partial.borrow().progress_view());
-            }
-            Err(e) => sc.preview.set(format!("No approximate preview ({e}).")),
-        }
-        sc.status.set(format!("exact scan: 0 / {total} variants…"));
+        let partial = Rc::new(RefCell::new(Partial { exact: vec![None; windows.len()], plan, id: entry.id.clone(), what, range, taylor: None }));
         let p = partial.clone();
+        // The heatmap is redrawn at most every 250 ms (each redraw takes the page's thread from
+        // the workers on a machine with few cores); the status line at every chunk.
+        let last_draw = std::cell::Cell::new(f64::NEG_INFINITY);
         let on_chunk = move |done: usize, start: usize, values: &[f32]| {
             if !mine() {
                 return;
@@ -246,57 +237,95 @@ pub fn run(state: State) {
             let known = if p.exact[0].is_some() { p.exact[1..].iter().filter(|v| v.is_some()).count() } else { 0 };
             sc.exact.set((known, total));
             sc.status.set(format!("exact scan: {} / {total} variants…", done.saturating_sub(1).min(total)));
-            sc.view.set(p.progress_view());
+            let now = engine::now_ms();
+            if now - last_draw.get() >= 250.0 {
+                last_draw.set(now);
+                sc.view.set(p.progress_view());
+            }
         };
-        let result = predict_streaming(state, &windows, move || !mine(), on_chunk).await;
+        let partial_exact = partial.clone();
+        let exact = async move {
+            let result = predict_streaming(state, &windows, usize::from(pooled), move || !mine(), on_chunk).await;
+            if !mine() {
+                return;
+            }
+            let partial = partial_exact;
+            match result {
+                Ok(values) => {
+                    let p = partial.borrow();
+                    let (reference, effects) = p.plan.effects(&values);
+                    let ms = engine::now_ms() - t0;
+                    state.ism_ms.set(Some(ms));
+                    if let Some((_, t)) = &p.taylor {
+                        let exact: Vec<f64> = effects.iter().map(|e| f64::from(e.delta)).collect();
+                        let approx: Vec<f64> = t.iter().map(|e| f64::from(e.delta)).collect();
+                        let r = pearson(&exact, &approx).map_or("–".to_string(), |r| format!("{r:.3}"));
+                        sc.preview.set(format!(
+                            "The approximate preview (Taylor ISM) appeared after {:.0} ms; its Pearson r with the exact effects: {r}.",
+                            sc.preview_ms.get_untracked().unwrap_or(0.0)
+                        ));
+                    }
+                    let (gains, losses) = top_effects(&effects, 8);
+                    let fmt = |v: &Vec<&VariantEffect>| {
+                        v.iter().map(|e| format!("{}{}>{} {:+.3}", e.variant.position, e.variant.reference, e.variant.alternative, e.delta)).collect()
+                    };
+                    let track = ism_attribution(&effects);
+                    let logo = logo_svg(&track, "ISM");
+                    sc.view.set(Some(IsmView {
+                        id: p.id.clone(),
+                        what: p.what.clone(),
+                        range: p.range,
+                        reference,
+                        n: effects.len(),
+                        approximate: 0,
+                        finished: true,
+                        svg: render::heatmap_svg(&p.plan.sequence(), reference, &effects),
+                        gains: fmt(&gains),
+                        losses: fmt(&losses),
+                        csv_url: csv_url(&ism_table(&effects, ',')),
+                        logo_url: blob_url(&logo, "image/svg+xml"),
+                        attribution_url: csv_url(&attribution_table(&track, ',')),
+                        logo,
+                    }));
+                    sc.exact.set((total, total));
+                    sc.status.set(format!("done: {} SNVs in {:.2} s{}", effects.len(), ms / 1000.0, where_run()));
+                }
+                Err(e) if e == CANCELLED => {}
+                Err(e) => sc.status.set(format!("failed: {e}")),
+            }
+            sc.running.set(false);
+            state.busy.set(false);
+        };
+        let mut exact = Some(exact);
+        if pooled {
+            spawn_local(exact.take().expect("not started"));
+        }
+        // Lets the page paint the button state (and the exact scan post its first chunks).
+        engine::yield_to_browser().await;
+        // The Taylor preview: one forward and one backward pass on the page's thread.
+        let taylor = taylor_predictor(output).map(|p| prixfixe::taylor::taylor_ism(&p, &partial.borrow().plan));
+        if pooled && mine() {
+            engine::pool_release();
+        }
         if !mine() {
             return;
         }
-        match result {
-            Ok(values) => {
-                let p = partial.borrow();
-                let (reference, effects) = p.plan.effects(&values);
+        match taylor {
+            Ok(t) => {
+                partial.borrow_mut().taylor = Some(t);
                 let ms = engine::now_ms() - t0;
-                state.ism_ms.set(Some(ms));
-                if let Some((_, t)) = &p.taylor {
-                    let exact: Vec<f64> = effects.iter().map(|e| f64::from(e.delta)).collect();
-                    let approx: Vec<f64> = t.iter().map(|e| f64::from(e.delta)).collect();
-                    let r = pearson(&exact, &approx).map_or("–".to_string(), |r| format!("{r:.3}"));
-                    sc.preview.set(format!(
-                        "The approximate preview (Taylor ISM) appeared after {:.0} ms; its Pearson r with the exact effects: {r}.",
-                        sc.preview_ms.get_untracked().unwrap_or(0.0)
-                    ));
+                sc.preview_ms.set(Some(ms));
+                sc.preview.set(format!("Approximate preview (Taylor ISM: gradient × substitution, one forward and one backward pass) shown after {ms:.0} ms; faded cells are still approximate."));
+                if sc.running.get_untracked() {
+                    sc.view.set(partial.borrow().progress_view());
                 }
-                let (gains, losses) = top_effects(&effects, 8);
-                let fmt = |v: &Vec<&VariantEffect>| {
-                    v.iter().map(|e| format!("{}{}>{} {:+.3}", e.variant.position, e.variant.reference, e.variant.alternative, e.delta)).collect()
-                };
-                let track = ism_attribution(&effects);
-                let logo = logo_svg(&track, "ISM");
-                sc.view.set(Some(IsmView {
-                    id: p.id.clone(),
-                    what: p.what.clone(),
-                    range: p.range,
-                    reference,
-                    n: effects.len(),
-                    approximate: 0,
-                    finished: true,
-                    svg: render::heatmap_svg(&p.plan.sequence(), reference, &effects),
-                    gains: fmt(&gains),
-                    losses: fmt(&losses),
-                    csv_url: csv_url(&ism_table(&effects, ',')),
-                    logo_url: blob_url(&logo, "image/svg+xml"),
-                    attribution_url: csv_url(&attribution_table(&track, ',')),
-                    logo,
-                }));
-                sc.exact.set((total, total));
-                sc.status.set(format!("done: {} SNVs in {:.2} s{}", effects.len(), ms / 1000.0, where_run()));
             }
-            Err(e) if e == CANCELLED => {}
-            Err(e) => sc.status.set(format!("failed: {e}")),
+            Err(e) => sc.preview.set(format!("No approximate preview ({e}).")),
         }
-        sc.running.set(false);
-        state.busy.set(false);
+        if let Some(exact) = exact {
+            sc.status.set(format!("exact scan: 0 / {total} variants…"));
+            exact.await;
+        }
     });
 }
 
