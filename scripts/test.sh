@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The project's test command (README "Tests"; .ci/run calls it). On a fresh machine it installs
 # what it needs (README "Development": what is installed, at which version, and why):
-#   1. native tests of the whole workspace (golden parity, DataProcessor cases, metrics, …);
+#   1. native tests of the whole workspace (golden parity, DataProcessor cases, metrics, …), and
+#      the parity and module fixtures again on the browser's CPU kernels (DREAM_OWN_GEMM=1);
 #   2. `dream` with the CUDA backend type-checks (CI has no GPU);
 #   3. the website builds (`trunk build --release`, wasm32) into dist/ — scripts/web-build.sh sets
 #      up the wasm32 toolchain, trunk, wasm-bindgen-cli and wasm-opt first;
@@ -27,6 +28,10 @@ install_chromium() {
 }
 
 step "native tests (cargo test --workspace)" cargo test --workspace --locked
+# The browser's CPU kernels (prixfixe::gemm, the default on wasm32) run natively here against the
+# PyTorch golden fixtures: the three DREAM models and every module of the three teams.
+step "parity and module fixtures on the WebAssembly kernels (DREAM_OWN_GEMM=1)" \
+  env DREAM_OWN_GEMM=1 cargo test --locked -p dream-tests --test parity --test modules
 # The test profile (not --release): its build scripts and proc-macros are those just built.
 step "the CUDA backend compiles (runs only where an NVIDIA GPU is present)" \
   cargo check --locked -p dream-trainer --features cuda

@@ -6,26 +6,36 @@
 //! (autodiff) and GPU backends use the plain burn ops, whose results these kernels reproduce
 //! (checked by the parity tests, which run on this path, and by the unit tests below).
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicU8, Ordering};
 
 use burn::tensor::{backend::Backend, Tensor, TensorData};
 
 use crate::gemm::{self, BOperand};
 
-static OWN_GEMM: AtomicBool = AtomicBool::new(cfg!(target_arch = "wasm32"));
+/// 0: not chosen yet; 1: off; 2: on.
+static OWN_GEMM: AtomicU8 = AtomicU8::new(0);
 
 /// Chooses the matrix products of the CPU inference fast path: [`crate::gemm`] (`true`, the
 /// default on wasm32, where burn-flex's gemm tile spills registers) or burn-flex's (`false`,
-/// the default on native targets, where its AVX-512 kernels are faster). Process-wide; tests
-/// use it to run the WebAssembly path natively.
+/// the default on native targets, where its AVX-512 kernels are faster; `DREAM_OWN_GEMM=1` in
+/// the environment turns it on, as `scripts/test.sh` does to run the parity and module tests on
+/// the WebAssembly path). Process-wide.
 pub fn set_own_gemm(on: bool) {
-    OWN_GEMM.store(on, Ordering::Relaxed);
+    OWN_GEMM.store(if on { 2 } else { 1 }, Ordering::Relaxed);
 }
 
 /// `true` when the fast path's convolutions, linear layers, LSTM and attention run on
 /// [`crate::gemm`] ([`set_own_gemm`]).
 pub fn own_gemm<B: Backend>(device: &B::Device) -> bool {
-    OWN_GEMM.load(Ordering::Relaxed) && fast_path::<B>(device)
+    let on = match OWN_GEMM.load(Ordering::Relaxed) {
+        0 => {
+            let on = cfg!(target_arch = "wasm32") || std::env::var("DREAM_OWN_GEMM").is_ok_and(|v| v == "1");
+            set_own_gemm(on);
+            on
+        }
+        v => v == 2,
+    };
+    on && fast_path::<B>(device)
 }
 
 /// `true` when `B` is the burn-flex CPU backend without autodiff: the data is in host memory, so

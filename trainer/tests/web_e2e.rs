@@ -861,8 +861,9 @@ async fn url_reproduces_the_view() {
     b.stop().await;
 }
 
-/// Browser timings per model on the CPU (WebAssembly) path, and WebGPU with `--webgpu` in
-/// `DREAM_BENCH_WEB`: navigation → model ready, one prediction, the SNV scan of a 110 bp
+/// Browser timings per model on the CPU (WebAssembly) path, with the workers' relaxed-SIMD build
+/// and with the plain one (`?simd=plain`), and WebGPU with `webgpu` in `DREAM_BENCH_WEB`; medians
+/// of `DREAM_BENCH_REPS` (3) page loads: navigation → model ready, one prediction, the SNV scan of a 110 bp
 /// promoter (80 bp region: 240 SNVs + reference, forward and reverse complement). Prints a
 /// table; writes `DREAM_BENCH_OUT` (JSON) when set. Run by `scripts/bench-web.sh`.
 #[tokio::test(flavor = "multi_thread")]
@@ -887,33 +888,46 @@ async fn web_benchmark() {
             if !only.is_empty() && !only.split(',').any(|m| m.trim() == model) {
                 continue;
             }
-            let b = Browser::start(flags).await;
-            b.open(&format!("{site}?{param}model={model}")).await;
-            assert_eq!(b.text("backend-indicator").await, *backend);
-            let ready = b.number("ready-ms").await;
-            b.set_sequences(NATIVE).await;
-            b.predict(1).await;
-            let predict = b.number("predict-ms").await;
-            let pool_ms = if *backend == "cpu" { b.pool_ready().await } else { f64::NAN };
+            // DREAM_BENCH_REPS page loads (default 3), each with one scan; the medians are
+            // reported (this VM's run-to-run spread is ~20 %).
+            let reps: usize = std::env::var("DREAM_BENCH_REPS").ok().and_then(|r| r.parse().ok()).unwrap_or(3).max(1);
+            let mut runs: Vec<[f64; 5]> = Vec::new();
+            let mut status = String::new();
+            for _ in 0..reps {
+                let b = Browser::start(flags).await;
+                b.open(&format!("{site}?{param}model={model}")).await;
+                assert_eq!(b.text("backend-indicator").await, *backend);
+                let ready = b.number("ready-ms").await;
+                b.set_sequences(NATIVE).await;
+                b.predict(1).await;
+                let predict = b.number("predict-ms").await;
+                let pool_ms = if *backend == "cpu" { b.pool_ready().await } else { f64::NAN };
+                b.el("ism-button").await.click().await.unwrap();
+                status = b.wait_text("ism-status", 600, |t| t.contains("done") || t.contains("failed")).await;
+                assert!(status.starts_with("done"), "{status}");
+                println!("  ({status})");
+                runs.push([ready, pool_ms, predict, b.number("preview-ms").await, b.number("ism-ms").await]);
+                b.stop().await;
+            }
+            let median = |k: usize| {
+                let mut v: Vec<f64> = runs.iter().map(|r| r[k]).collect();
+                v.sort_by(f64::total_cmp);
+                v[v.len() / 2]
+            };
+            let (ready, pool_ms, predict, preview, ism) = (median(0), median(1), median(2), median(3), median(4));
             // The workers' kernels, from the status line ("…, relaxed SIMD" / "…, plain SIMD").
-            let simd = |status: &str| status.rsplit(", ").next().filter(|s| s.ends_with(" SIMD")).map(|s| s.trim_end_matches(" SIMD").to_string());
-            b.el("ism-button").await.click().await.unwrap();
-            let status = b.wait_text("ism-status", 600, |t| t.contains("done") || t.contains("failed")).await;
-            assert!(status.starts_with("done"), "{status}");
-            println!("  ({status})");
-            let ism = b.number("ism-ms").await;
-            let preview = b.number("preview-ms").await;
+            let simd = status.rsplit(", ").next().filter(|s| s.ends_with(" SIMD")).map(|s| s.trim_end_matches(" SIMD").to_string());
             // Work done: 482 model rows (240 SNVs + reference, both strands) of the model's
             // multiply-adds; per worker on the CPU path (the status names the worker count).
             let macs = prixfixe::bundle::Bundle::read(&root().join("public/models").join(model)).unwrap().manifest.architecture.macs_per_row();
             let workers: f64 = status.split(" on ").nth(1).and_then(|w| w.split(' ').next()).and_then(|n| n.parse().ok()).unwrap_or(1.0);
             let gflops = 482.0 * 2.0 * macs as f64 / (ism / 1000.0) / 1e9 / workers;
             let fraction = gflops / SIMD128_LIMIT_GFLOPS;
-            let simd = simd(&status).unwrap_or_default();
+            let simd = simd.unwrap_or_default();
             let label = if simd.is_empty() { backend.to_string() } else { format!("{backend} ({simd} SIMD)") };
             println!("| {model} | {label} | {ready:.0} | {pool_ms:.0} | {predict:.0} | {preview:.0} | {ism:.0} | {gflops:.1} | {:.0} % |", 100.0 * fraction);
-            rows.push(json!({ "model": model, "backend": backend, "simd": simd, "ready_ms": ready, "workers_ready_ms": pool_ms, "predict_ms": predict, "taylor_preview_ms": preview, "ism_ms": ism, "macs_per_row": macs, "workers": workers, "gflops_per_worker": gflops, "fraction_of_simd128_limit": fraction, "status": status }));
-            b.stop().await;
+            let scans: Vec<f64> = runs.iter().map(|r| r[4]).collect();
+            rows.push(json!({ "model": model, "backend": backend, "simd": simd, "runs": reps, "ready_ms": ready, "workers_ready_ms": pool_ms, "predict_ms": predict, "taylor_preview_ms": preview, "ism_ms": ism, "ism_ms_each": scans, "macs_per_row": macs, "workers": workers, "gflops_per_worker": gflops, "fraction_of_simd128_limit": fraction, "status": status }));
         }
     }
     if let Some(path) = std::env::var_os("DREAM_BENCH_OUT") {
@@ -1341,35 +1355,5 @@ async fn combination_bundles_match_dream_cli() {
     // Still predicts afterwards.
     b.paste_into("sequence-input", &fasta).await;
     assert_close("2_2_2_2 after the refusal", &b.predict(3).await, &cli, 1e-4);
-    b.stop().await;
-}
-
-#[tokio::test(flavor = "multi_thread")]
-#[ignore = "scratch"]
-async fn scratch_worker_bench() {
-    let dir = std::path::PathBuf::from(std::env::var("SB").unwrap());
-    let site = serve(dir);
-    let b = Browser::start(&[]).await;
-    b.client.goto(&format!("{site}{}{}", std::env::var("SBP").unwrap_or("bench.html".into()), std::env::var("SBQ").unwrap_or_default())).await.unwrap();
-    let t = b.wait_text("out", 600, |t| t.contains(&std::env::var("SBW").unwrap_or("done".into()))).await;
-    println!("{t}");
-    b.stop().await;
-}
-
-#[tokio::test(flavor = "multi_thread")]
-#[ignore = "scratch"]
-async fn scratch_scan_trace() {
-    let dir = std::path::PathBuf::from(std::env::var("SB").unwrap());
-    let site = serve(dir);
-    let b = Browser::start(&[]).await;
-    b.open(&format!("{site}?backend=cpu&{}", std::env::var("SBQ").unwrap_or_default())).await;
-    b.pool_ready().await;
-    b.set_sequences(NATIVE).await;
-    b.client.execute("window.dreamTrace = []; window.dreamT0 = performance.now();", vec![]).await.unwrap();
-    b.el("ism-button").await.click().await.unwrap();
-    let status = b.wait_text("ism-status", 300, |t| t.contains("done")).await;
-    let tr = b.client.execute("return [window.dreamT0, window.dreamTrace]", vec![]).await.unwrap();
-    println!("{status} preview {} ism {}", b.number("preview-ms").await, b.number("ism-ms").await);
-    println!("{tr}");
     b.stop().await;
 }
