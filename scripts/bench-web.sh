@@ -5,7 +5,8 @@
 # forward and reverse complement). Also refreshes docs/web-screenshot.png.
 # Per model also the Taylor ISM preview time, GFLOP/s per worker (482 rows × the model's
 # multiply-adds, PrixFixeConfig::macs_per_row) and the fraction of one core's SIMD128 limit.
-# DREAM_BENCH_MODELS=dream-cnn,... limits the models.
+# The CPU path twice: workers on the relaxed-SIMD build and on the plain one (?simd=plain);
+# medians of DREAM_BENCH_REPS (3) page loads. DREAM_BENCH_MODELS=dream-cnn,... limits the models.
 # Output: a markdown table on stdout, bench/web-<date>.json.
 # Needs dist/ (scripts/web-build.sh) and chromium + chromium-driver.
 set -euo pipefail

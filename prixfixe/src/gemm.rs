@@ -366,7 +366,6 @@ mod tests {
             let b: Vec<f32> = (0..k * ld).map(|_| lcg(&mut seed)).collect();
             let c0: Vec<f32> = (0..m * n).map(|_| lcg(&mut seed)).collect();
             for accumulate in [false, true] {
-                let mut c = c0.clone();
                 let packed = pack_b(&b, k, n, ld);
                 let bt = transpose_padded(&b, k, ld, k); // (ld × k): a PyTorch-layout weight
                 let packed_t = pack_b_transposed(&bt, n, k);
