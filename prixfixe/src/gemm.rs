@@ -136,14 +136,14 @@ pub fn pack_b(b: &[f32], k: usize, n: usize, ld: usize) -> Vec<f32> {
     out
 }
 
-/// [`pack_b`] of the transpose of a row-major `n × k` matrix (a PyTorch `(out, in)` weight used
-/// as `x·Wᵀ`).
-pub fn pack_b_transposed(w: &[f32], n: usize, k: usize) -> Vec<f32> {
+/// [`pack_b`] of the transpose of a row-major `n × k` matrix with row stride `ld` (a PyTorch
+/// `(out, in)` weight used as `x·Wᵀ`, or attention's keys).
+pub fn pack_b_transposed(w: &[f32], n: usize, k: usize, ld: usize) -> Vec<f32> {
     let panels = n.div_ceil(NR);
     let mut out = vec![0f32; panels * k * NR];
-    for (j, row) in w.chunks_exact(k).take(n).enumerate() {
+    for j in 0..n {
         let panel = &mut out[(j / NR) * k * NR..];
-        for (r, v) in row.iter().enumerate() {
+        for (r, v) in w[j * ld..j * ld + k].iter().enumerate() {
             panel[r * NR + j % NR] = *v;
         }
     }
@@ -368,7 +368,7 @@ mod tests {
             for accumulate in [false, true] {
                 let packed = pack_b(&b, k, n, ld);
                 let bt = transpose_padded(&b, k, ld, k); // (ld × k): a PyTorch-layout weight
-                let packed_t = pack_b_transposed(&bt, n, k);
+                let packed_t = pack_b_transposed(&bt, n, k, k);
                 assert_eq!(packed, packed_t);
                 let mut c = c0.clone();
                 gemm(m, n, k, 1, &a, k, BOperand::packed(&packed, k), &mut c, n, accumulate);

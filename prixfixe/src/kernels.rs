@@ -151,16 +151,7 @@ pub fn softmax_last<B: Backend, const D: usize>(x: Tensor<B, D>) -> Tensor<B, D>
     let shape = x.shape();
     let mut data = host(x);
     if n > 0 {
-        par_rows(&mut data, n, |_, row| {
-            let max = row.iter().copied().fold(f32::NEG_INFINITY, f32::max);
-            let mut sum = 0.0;
-            for v in row.iter_mut() {
-                *v = exp_approx(*v - max);
-                sum += *v;
-            }
-            let inv = 1.0 / sum;
-            row.iter_mut().for_each(|v| *v *= inv);
-        });
+        par_rows(&mut data, n, |_, row| softmax_row(row, 1.0));
     }
     Tensor::from_data(TensorData::new(data, shape), &device)
 }
@@ -205,7 +196,7 @@ pub fn conv1d<B: Backend>(
 
 /// `x·Wᵀ + bias` of `m` rows `x (m × k)` with a PyTorch-layout weight `w (n × k)`.
 pub fn linear_rows(x: &[f32], m: usize, k: usize, w: &[f32], n: usize, bias: Option<&[f32]>) -> Vec<f32> {
-    matmul_rows(x, m, k, BOperand::packed(&gemm::pack_b_transposed(w, n, k), k), n, bias)
+    matmul_rows(x, m, k, BOperand::packed(&gemm::pack_b_transposed(w, n, k, k), k), n, bias)
 }
 
 /// `x·B + bias` of `m` rows `x (m × k)`, `B (k × n)`.
@@ -257,27 +248,14 @@ pub fn attention_rows<'a>(qkv: [(&'a [f32], usize); 3], ld: usize, batch: usize,
         let start = bi * len * ld;
         let rows = |x: &'a [f32], off: usize| -> &'a [f32] { &x[start + off..] };
         let mut scores = vec![0f32; len * len];
-        let mut kt = vec![0f32; hd * gemm::padded(len)];
-        let mut vp = vec![0f32; len * gemm::padded(hd)];
         for h in 0..heads {
             // B operands, packed: kᵀ (hd × len) and v (len × hd) of this head.
-            let (kh, vh) = (rows(k, ko + h * hd), rows(v, vo + h * hd));
-            for (j, krow) in kh.chunks(ld).take(len).enumerate() {
-                let panel = (j / gemm::NR) * hd * gemm::NR;
-                for (r, x) in krow[..hd].iter().enumerate() {
-                    kt[panel + r * gemm::NR + j % gemm::NR] = *x;
-                }
-            }
+            let kt = gemm::pack_b_transposed(rows(k, ko + h * hd), len, hd, ld);
+            let vp = gemm::pack_b(rows(v, vo + h * hd), len, hd, ld);
             let qh = rows(q, qo + h * hd);
             gemm::gemm(len, len, hd, 1, qh, ld, BOperand::packed(&kt, hd), &mut scores, len, false);
             for row in scores.chunks_exact_mut(len) {
                 softmax_row(row, scale);
-            }
-            for (p, panel) in vp.chunks_exact_mut(len * gemm::NR).enumerate() {
-                let w = gemm::NR.min(hd - p * gemm::NR);
-                for (r, vrow) in vh.chunks(ld).take(len).enumerate() {
-                    panel[r * gemm::NR..r * gemm::NR + w].copy_from_slice(&vrow[p * gemm::NR..p * gemm::NR + w]);
-                }
             }
             gemm::gemm(len, hd, len, 1, &scores, len, BOperand::packed(&vp, len), &mut ctx[h * hd..], d, false);
         }
@@ -422,7 +400,7 @@ pub fn lstm_step<B: Backend>(x: Tensor<B, 2>, r: Tensor<B, 2>, c: Tensor<B, 2>) 
 /// to `out[(b · len + t) · ld + col ..][..H]`.
 #[allow(clippy::too_many_arguments)]
 pub fn lstm_direction_rows(xp: &[f32], w_hh: &[f32], batch: usize, len: usize, h: usize, reverse: bool, out: &mut [f32], ld: usize, col: usize) {
-    let w = gemm::pack_b_transposed(w_hh, 4 * h, h);
+    let w = gemm::pack_b_transposed(w_hh, 4 * h, h, h);
     let (mut hs, mut cs) = (vec![0f32; batch * h], vec![0f32; batch * h]);
     let mut pre = vec![0f32; batch * 4 * h];
     for step in 0..len {
