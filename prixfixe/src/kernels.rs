@@ -56,7 +56,7 @@ pub fn fast_path<B: Backend>(device: &B::Device) -> bool {
 /// Taylor polynomial for `e^r` (relative error < 3e-7 on [-87, 88]); written so that LLVM
 /// vectorises loops that call it.
 #[inline(always)]
-fn exp_approx(x: f32) -> f32 {
+pub(crate) fn exp_approx(x: f32) -> f32 {
     const LN2_HI: f32 = 0.693_359_4; // exactly representable: n·LN2_HI is exact
     const LN2_LO: f32 = -2.121_944_4e-4;
     let x = x.clamp(-87.0, 88.0);
@@ -74,17 +74,17 @@ fn exp_approx(x: f32) -> f32 {
 }
 
 #[inline(always)]
-fn silu(v: f32) -> f32 {
+pub(crate) fn silu(v: f32) -> f32 {
     v / (1.0 + exp_approx(-v))
 }
 
 #[inline(always)]
-fn sigmoid(v: f32) -> f32 {
+pub(crate) fn sigmoid(v: f32) -> f32 {
     1.0 / (1.0 + exp_approx(-v))
 }
 
 #[inline(always)]
-fn tanh(v: f32) -> f32 {
+pub(crate) fn tanh(v: f32) -> f32 {
     1.0 - 2.0 / (exp_approx(2.0 * v) + 1.0)
 }
 

@@ -19,6 +19,8 @@
 //! - [`gemm`]: the WebAssembly CPU path's matrix products (4 × 8 SIMD128 register tile) for
 //!   convolutions, linear layers, the BiLSTM and attention; [`kernels`]: fused CPU inference
 //!   kernels around them.
+//! - `autograd` (native, burn-flex): training ops with hand-written backward passes (the BiLSTM
+//!   over the whole sequence), exact replacements of the generic autodiff path.
 //! - [`metrics`]: Pearson r, r², Spearman ρ.
 //! - [`challenge`]: DREAM Challenge scoring (per-subset r² / ρ, pair subsets, weighted scores).
 //! - [`seqio`]: reading sequences and seq→activity tables (TSV, FASTA, one per line; gzip).
@@ -33,6 +35,8 @@
 //! native targets and `wasm32-unknown-unknown`.
 
 pub mod attribution;
+#[cfg(all(feature = "flex", not(target_arch = "wasm32")))]
+pub mod autograd;
 pub mod blocks;
 pub mod bundle;
 pub mod challenge;

@@ -362,6 +362,15 @@ impl<B: Backend> BiLstm<B> {
         let h = self.hidden;
         // Time-major once, so each step reads a contiguous (batch, 4H) slab.
         let x_tm = x.swap_dims(0, 1).reshape([len * batch, input]);
+        #[cfg(all(feature = "flex", not(target_arch = "wasm32")))]
+        if crate::autograd::fast_training::<B>() {
+            // Training on the CPU: whole-sequence op with its own backpropagation through time.
+            let run = |d: &LstmDirection<B>, reverse: bool| {
+                crate::autograd::lstm_direction(x_tm.clone(), d.w_ih.val(), d.w_hh.val(), d.b_ih.val(), d.b_hh.val(), batch, reverse)
+                    .reshape([len, batch, h])
+            };
+            return Tensor::cat(vec![run(&self.fwd, false), run(&self.bwd, true)], 2).swap_dims(0, 1);
+        }
         if kernels::own_gemm::<B>(&x_tm.device()) {
             return self.forward_rows(x_tm, batch, len, input);
         }

@@ -1,0 +1,439 @@
+//! Training operations with hand-written backward passes, for CPU training (burn's autodiff over
+//! burn-flex; issue 13). Each one is an exact replacement of a composition of burn ops that the
+//! models use, computed on host buffers with a few large matrix products (the `gemm` crate, the
+//! one burn-flex uses, AVX-512 where the CPU has it) instead of many small autodiff nodes:
+//!
+//! - [`lstm_direction`]: one direction of the BiLSTM over the whole sequence. The generic path
+//!   records ~20 nodes per time step, and the backward of each step's slice of the input
+//!   projection writes a full-size zero tensor (quadratic in the length: most of DREAM-RNN's
+//!   training time). Here: the input product once, one recurrent product and a fused cell per
+//!   step forward; backpropagation through time with one product per step, then `dW_ih`, `dW_hh`
+//!   and `dX` as three large products over all steps.
+//!
+//! [`fast_training`] says when they apply: the backend is `Autodiff<Flex>` and
+//! [`generic_autodiff`] is not in force (tests compare both paths; `DREAM_GENERIC_AUTODIFF=1` in
+//! the environment turns the fast path off process-wide).
+
+use std::any::{Any, TypeId};
+use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::Arc;
+
+use burn::backend::autodiff::checkpoint::base::Checkpointer;
+use burn::backend::autodiff::grads::Gradients;
+use burn::backend::autodiff::ops::{Backward, Ops, OpsKind};
+use burn::backend::autodiff::checkpoint::strategy::NoCheckpointing;
+use burn::backend::{Autodiff, Flex};
+use burn::tensor::backend::Backend;
+use burn::tensor::{Tensor, TensorData, TensorPrimitive};
+use burn_flex::FlexTensor;
+use rayon::prelude::*;
+
+use crate::kernels::{sigmoid, tanh};
+
+type Ad = Autodiff<Flex>;
+type AdTensor = <Ad as burn::tensor::backend::BackendTypes>::FloatTensorPrimitive;
+
+/// 0: not read yet; 1: off (`DREAM_GENERIC_AUTODIFF=1`); 2: on.
+static ENABLED: AtomicU8 = AtomicU8::new(0);
+
+thread_local! {
+    static GENERIC: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// `true` when `B` is burn-flex under autodiff and the hand-written backward passes are enabled
+/// on this thread.
+pub fn fast_training<B: Backend>() -> bool {
+    if TypeId::of::<B>() != TypeId::of::<Ad>() || GENERIC.with(std::cell::Cell::get) {
+        return false;
+    }
+    match ENABLED.load(Ordering::Relaxed) {
+        0 => {
+            let on = !std::env::var("DREAM_GENERIC_AUTODIFF").is_ok_and(|v| v == "1");
+            ENABLED.store(if on { 2 } else { 1 }, Ordering::Relaxed);
+            on
+        }
+        v => v == 2,
+    }
+}
+
+/// Runs `f` with burn's generic autodiff ops only (no hand-written backward pass) on this
+/// thread: the reference the fast path is checked against.
+pub fn generic_autodiff<R>(f: impl FnOnce() -> R) -> R {
+    struct Restore(bool);
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            GENERIC.with(|g| g.set(self.0));
+        }
+    }
+    let _restore = Restore(GENERIC.with(|g| g.replace(true)));
+    f()
+}
+
+/// Moves a value of type `T` into type `U`; they are the same type (checked by the caller with
+/// `TypeId`), so this only satisfies the type checker.
+fn same<T: 'static, U: 'static>(value: T) -> U {
+    let mut slot = Some(value);
+    (&mut slot as &mut dyn Any)
+        .downcast_mut::<Option<U>>()
+        .expect("fast_training checked the backend type")
+        .take()
+        .expect("value present")
+}
+
+fn to_ad<B: Backend, const D: usize>(t: Tensor<B, D>) -> AdTensor {
+    same(t.into_primitive().tensor())
+}
+
+fn from_ad<B: Backend, const D: usize>(t: AdTensor) -> Tensor<B, D> {
+    Tensor::from_primitive(TensorPrimitive::Float(same(t)))
+}
+
+/// A contiguous copy (or the tensor itself when it already is one).
+fn contiguous(t: &FlexTensor) -> FlexTensor {
+    t.to_contiguous()
+}
+
+fn values(t: &FlexTensor) -> &[f32] {
+    t.as_slice::<f32>().expect("contiguous f32 tensor")
+}
+
+fn flex(values: Vec<f32>, shape: impl Into<burn::tensor::Shape>) -> FlexTensor {
+    FlexTensor::from_data(TensorData::new(values, shape.into()))
+}
+
+/// `c (m × n, row stride ldc) = [c +] a · b` with `a (m × k)` and `b (k × n)` given by their row
+/// and column strides (a transpose is a swap of strides). Bounds are checked here, so the
+/// unsafe call only reads and writes inside the slices.
+#[allow(clippy::too_many_arguments)]
+fn sgemm(
+    (m, n, k): (usize, usize, usize),
+    a: &[f32],
+    (a_rs, a_cs): (usize, usize),
+    b: &[f32],
+    (b_rs, b_cs): (usize, usize),
+    c: &mut [f32],
+    ldc: usize,
+    accumulate: bool,
+) {
+    if m == 0 || n == 0 {
+        return;
+    }
+    if k == 0 {
+        if !accumulate {
+            c.chunks_mut(ldc).take(m).for_each(|r| r[..n].fill(0.0));
+        }
+        return;
+    }
+    assert!((m - 1) * a_rs + (k - 1) * a_cs < a.len(), "sgemm: a out of bounds");
+    assert!((k - 1) * b_rs + (n - 1) * b_cs < b.len(), "sgemm: b out of bounds");
+    assert!((m - 1) * ldc + n <= c.len() && n <= ldc, "sgemm: c out of bounds");
+    let parallelism = if m * n * k >= 1 << 18 { gemm::Parallelism::Rayon(0) } else { gemm::Parallelism::None };
+    // SAFETY: every index the product touches is inside the slices (asserted above); `c` does not
+    // alias `a` or `b` (a `&mut` and two `&` borrows).
+    unsafe {
+        gemm::gemm(
+            m,
+            n,
+            k,
+            c.as_mut_ptr(),
+            1,
+            ldc as isize,
+            accumulate,
+            a.as_ptr(),
+            a_cs as isize,
+            a_rs as isize,
+            b.as_ptr(),
+            b_cs as isize,
+            b_rs as isize,
+            1.0,
+            1.0,
+            false,
+            false,
+            false,
+            parallelism,
+        );
+    }
+}
+
+/// What one LSTM direction keeps for its backward pass.
+#[derive(Clone, Debug)]
+struct LstmSaved {
+    /// Input `(L·B, I)`, time-major.
+    x: FlexTensor,
+    w_ih: FlexTensor,
+    w_hh: FlexTensor,
+    /// Activated gates `[i, f, g, o]` per row `(L·B, 4H)`.
+    gates: Arc<Vec<f32>>,
+    /// Cell states `(L·B, H)`.
+    cells: Arc<Vec<f32>>,
+    /// Outputs `h_t (L·B, H)`.
+    hidden: FlexTensor,
+    batch: usize,
+    reverse: bool,
+}
+
+#[derive(Debug)]
+struct LstmBackward;
+
+/// Time index of processing step `s` (the backward direction runs from the last position).
+fn time(s: usize, len: usize, reverse: bool) -> usize {
+    if reverse {
+        len - 1 - s
+    } else {
+        s
+    }
+}
+
+/// One LSTM direction over the whole sequence, PyTorch semantics (gate rows `[i, f, g, o]`, zero
+/// initial state): time-major input `x (L·B, I)` (row `t·B + b`), `w_ih (4H, I)`, `w_hh (4H, H)`,
+/// biases `(4H)` → `h_t` for every position, `(L·B, H)` in the same row order. `reverse` runs
+/// from the last position to the first. Only on [`fast_training`]'s backend; the result and its
+/// gradients equal [`crate::nn::BiLstm`]'s generic path (unit tests below).
+pub fn lstm_direction<B: Backend>(
+    x: Tensor<B, 2>,
+    w_ih: Tensor<B, 2>,
+    w_hh: Tensor<B, 2>,
+    b_ih: Tensor<B, 1>,
+    b_hh: Tensor<B, 1>,
+    batch: usize,
+    reverse: bool,
+) -> Tensor<B, 2> {
+    let [x, w_ih, w_hh, b_ih, b_hh] = [to_ad(x), to_ad(w_ih), to_ad(w_hh), to_ad(b_ih), to_ad(b_hh)];
+    let nodes = [&x, &w_ih, &w_hh, &b_ih, &b_hh].map(|t| t.node.clone());
+    let xs = contiguous(&x.primitive);
+    let wi = contiguous(&w_ih.primitive);
+    let wh = contiguous(&w_hh.primitive);
+    let bias: Vec<f32> = values(&contiguous(&b_ih.primitive))
+        .iter()
+        .zip(values(&contiguous(&b_hh.primitive)))
+        .map(|(a, b)| a + b)
+        .collect();
+    let (gates, cells, hidden) = lstm_forward(values(&xs), values(&wi), values(&wh), &bias, batch, reverse);
+    let h = bias.len() / 4;
+    let hidden = flex(hidden.clone(), [hidden.len() / h, h]);
+    let out = match LstmBackward.prepare::<NoCheckpointing>(nodes).compute_bound().stateful() {
+        OpsKind::Tracked(prep) => {
+            let saved = LstmSaved {
+                x: xs,
+                w_ih: wi,
+                w_hh: wh,
+                gates: Arc::new(gates),
+                cells: Arc::new(cells),
+                hidden: hidden.clone(),
+                batch,
+                reverse,
+            };
+            prep.finish(saved, hidden)
+        }
+        OpsKind::UnTracked(prep) => prep.finish(hidden),
+    };
+    from_ad(out)
+}
+
+/// Forward pass on host buffers: `(gates, cells, hidden)` as described in [`LstmSaved`].
+fn lstm_forward(x: &[f32], w_ih: &[f32], w_hh: &[f32], bias: &[f32], batch: usize, reverse: bool) -> (Vec<f32>, Vec<f32>, Vec<f32>) {
+    let g4 = bias.len();
+    let h = g4 / 4;
+    let input = w_ih.len() / g4;
+    let rows = x.len() / input;
+    let len = rows / batch;
+    let mut gates = vec![0f32; rows * g4];
+    // All input projections at once: X · W_ihᵀ, then both biases.
+    sgemm((rows, g4, input), x, (input, 1), w_ih, (1, input), &mut gates, g4, false);
+    gates.par_chunks_mut(g4).for_each(|r| r.iter_mut().zip(bias).for_each(|(v, b)| *v += b));
+    let mut cells = vec![0f32; rows * h];
+    let mut hidden = vec![0f32; rows * h];
+    let block = batch * h;
+    for s in 0..len {
+        let t = time(s, len, reverse);
+        let gates_t = &mut gates[t * batch * g4..(t + 1) * batch * g4];
+        let prev = (s > 0).then(|| time(s - 1, len, reverse));
+        if let Some(p) = prev {
+            // + h_{t−1} · W_hhᵀ
+            sgemm((batch, g4, h), &hidden[p * block..(p + 1) * block], (h, 1), w_hh, (1, h), gates_t, g4, true);
+        }
+        let (c_t, c_prev) = split_step(&mut cells, t, prev, block);
+        let h_t = &mut hidden[t * block..(t + 1) * block];
+        gates_t
+            .par_chunks_mut(g4)
+            .zip(c_t.par_chunks_mut(h))
+            .zip(h_t.par_chunks_mut(h))
+            .enumerate()
+            .for_each(|(r, ((a, c), hr))| {
+                let cp = c_prev.map(|cp| &cp[r * h..(r + 1) * h]);
+                for j in 0..h {
+                    let i = sigmoid(a[j]);
+                    let f = sigmoid(a[h + j]);
+                    let g = tanh(a[2 * h + j]);
+                    let o = sigmoid(a[3 * h + j]);
+                    let cv = f * cp.map_or(0.0, |cp| cp[j]) + i * g;
+                    (a[j], a[h + j], a[2 * h + j], a[3 * h + j]) = (i, f, g, o);
+                    c[j] = cv;
+                    hr[j] = o * tanh(cv);
+                }
+            });
+    }
+    (gates, cells, hidden)
+}
+
+/// The cell block of time `t` (mutable) and of the previous step `prev` (read-only) in `cells`
+/// `(L·B·H)`, `block = B·H` values per time.
+fn split_step(cells: &mut [f32], t: usize, prev: Option<usize>, block: usize) -> (&mut [f32], Option<&[f32]>) {
+    match prev {
+        None => (&mut cells[t * block..(t + 1) * block], None),
+        Some(p) if p < t => {
+            let (lo, hi) = cells.split_at_mut(t * block);
+            (&mut hi[..block], Some(&lo[p * block..(p + 1) * block]))
+        }
+        Some(p) => {
+            let (lo, hi) = cells.split_at_mut(p * block);
+            (&mut lo[t * block..(t + 1) * block], Some(&hi[..block]))
+        }
+    }
+}
+
+impl Backward<Flex, 5> for LstmBackward {
+    type State = LstmSaved;
+
+    fn backward(self, ops: Ops<Self::State, 5>, grads: &mut Gradients, _checkpointer: &mut Checkpointer) {
+        let [node_x, node_wih, node_whh, node_bih, node_bhh] = ops.parents;
+        let d_out = contiguous(&grads.consume::<Flex>(&ops.node));
+        let s = ops.state;
+        let (x, w_ih, w_hh, hidden) = (values(&s.x), values(&s.w_ih), values(&s.w_hh), values(&s.hidden));
+        let g4 = s.w_hh.layout().shape()[0];
+        let h = g4 / 4;
+        let input = w_ih.len() / g4;
+        let rows = x.len() / input;
+        let batch = s.batch;
+        let len = rows / batch;
+        let block = batch * h;
+        let d_out = values(&d_out);
+        // Pre-activation gradients of every gate, (L·B, 4H).
+        let mut d_gates = vec![0f32; rows * g4];
+        let mut dh_next = vec![0f32; block];
+        let mut dc_next = vec![0f32; block];
+        for s_ in (0..len).rev() {
+            let t = time(s_, len, s.reverse);
+            let prev = (s_ > 0).then(|| time(s_ - 1, len, s.reverse));
+            let gates_t = &s.gates[t * batch * g4..(t + 1) * batch * g4];
+            let c_t = &s.cells[t * block..(t + 1) * block];
+            let c_prev = prev.map(|p| &s.cells[p * block..(p + 1) * block]);
+            let dg_t = &mut d_gates[t * batch * g4..(t + 1) * batch * g4];
+            let d_h = &d_out[t * block..(t + 1) * block];
+            dg_t.par_chunks_mut(g4)
+                .zip(dc_next.par_chunks_mut(h))
+                .enumerate()
+                .for_each(|(r, (dg, dc_row))| {
+                    let a = &gates_t[r * g4..(r + 1) * g4];
+                    for j in 0..h {
+                        let (i, f, g, o) = (a[j], a[h + j], a[2 * h + j], a[3 * h + j]);
+                        let dh = d_h[r * h + j] + dh_next[r * h + j];
+                        let tc = tanh(c_t[r * h + j]);
+                        let dc = dc_row[j] + dh * o * (1.0 - tc * tc);
+                        let cp = c_prev.map_or(0.0, |cp| cp[r * h + j]);
+                        dg[j] = dc * g * i * (1.0 - i);
+                        dg[h + j] = dc * cp * f * (1.0 - f);
+                        dg[2 * h + j] = dc * i * (1.0 - g * g);
+                        dg[3 * h + j] = dh * tc * o * (1.0 - o);
+                        dc_row[j] = dc * f;
+                    }
+                });
+            if prev.is_some() {
+                // dh_{t−1} = dgates_t · W_hh
+                sgemm((batch, h, g4), dg_t, (g4, 1), w_hh, (h, 1), &mut dh_next, h, false);
+            }
+        }
+        if let Some(node) = node_x {
+            let mut dx = vec![0f32; rows * input];
+            sgemm((rows, input, g4), &d_gates, (g4, 1), w_ih, (input, 1), &mut dx, input, false);
+            grads.register::<Flex>(node.id, flex(dx, [rows, input]));
+        }
+        if let Some(node) = node_wih {
+            let mut dw = vec![0f32; g4 * input];
+            sgemm((g4, input, rows), &d_gates, (1, g4), x, (input, 1), &mut dw, input, false);
+            grads.register::<Flex>(node.id, flex(dw, [g4, input]));
+        }
+        if let Some(node) = node_whh {
+            // Σ_t dgates_tᵀ · h_{t−1}: steps after the first, against the previous step's output.
+            let n = rows - batch;
+            let (dg, hp) = if s.reverse {
+                (&d_gates[..n * g4], &hidden[batch * h..])
+            } else {
+                (&d_gates[batch * g4..], &hidden[..n * h])
+            };
+            let mut dw = vec![0f32; g4 * h];
+            sgemm((g4, h, n), dg, (1, g4), hp, (h, 1), &mut dw, h, false);
+            grads.register::<Flex>(node.id, flex(dw, [g4, h]));
+        }
+        if node_bih.is_some() || node_bhh.is_some() {
+            let db = d_gates.par_chunks(g4).fold(|| vec![0f32; g4], |mut acc, r| {
+                acc.iter_mut().zip(r).for_each(|(a, v)| *a += v);
+                acc
+            });
+            let db = db.reduce(|| vec![0f32; g4], |mut a, b| {
+                a.iter_mut().zip(&b).for_each(|(x, y)| *x += y);
+                a
+            });
+            for node in [node_bih, node_bhh].into_iter().flatten() {
+                grads.register::<Flex>(node.id, flex(db.clone(), [g4]));
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use burn::tensor::Distribution;
+
+    /// Relative difference `max |a − b| / max |b|`.
+    fn rel(a: &[f32], b: &[f32]) -> f32 {
+        let scale = b.iter().fold(0f32, |m, v| m.max(v.abs())).max(1e-12);
+        a.iter().zip(b).fold(0f32, |m, (x, y)| m.max((x - y).abs())) / scale
+    }
+
+    fn data<B: Backend, const D: usize>(t: Tensor<B, D>) -> Vec<f32> {
+        t.into_data().convert::<f32>().into_vec::<f32>().unwrap()
+    }
+
+    /// The BiLSTM's output and the gradients of a weighted sum of it with respect to the input and
+    /// every weight: hand-written backward = burn's generic autodiff, to a relative 1e-4.
+    #[test]
+    fn bilstm_gradients_equal_generic_autodiff() {
+        let device = Default::default();
+        let (batch, len, input, hidden) = (3, 7, 5, 6);
+        let lstm = crate::nn::BiLstm::<Ad>::new(input, hidden, &device);
+        let x = Tensor::<Ad, 3>::random([batch, len, input], Distribution::Normal(0.0, 1.0), &device);
+        let w = Tensor::<Ad, 3>::random([batch, len, 2 * hidden], Distribution::Normal(0.0, 1.0), &device);
+        let run = |generic: bool| {
+            let go = || {
+                let x = x.clone().require_grad();
+                let out = lstm.forward(x.clone());
+                let loss = (out.clone() * w.clone()).sum();
+                let grads = loss.backward();
+                let mut all = vec![data(out)];
+                all.push(data(x.grad(&grads).expect("dx")));
+                for d in [&lstm.fwd, &lstm.bwd] {
+                    all.push(data(d.w_ih.grad(&grads).expect("dW_ih")));
+                    all.push(data(d.w_hh.grad(&grads).expect("dW_hh")));
+                    all.push(data(d.b_ih.grad(&grads).expect("db_ih")));
+                    all.push(data(d.b_hh.grad(&grads).expect("db_hh")));
+                }
+                all
+            };
+            if generic {
+                generic_autodiff(go)
+            } else {
+                assert!(fast_training::<Ad>());
+                go()
+            }
+        };
+        let (fast, generic) = (run(false), run(true));
+        let names = ["output", "dx", "dW_ih", "dW_hh", "db_ih", "db_hh", "dW_ih_rev", "dW_hh_rev", "db_ih_rev", "db_hh_rev"];
+        for ((f, g), name) in fast.iter().zip(&generic).zip(names) {
+            assert_eq!(f.len(), g.len(), "{name}");
+            let r = rel(f, g);
+            assert!(r < 1e-4, "{name}: relative difference {r}");
+        }
+    }
+}
