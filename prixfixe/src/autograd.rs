@@ -10,6 +10,12 @@
 //!   step forward; backpropagation through time with one product per step, then `dW_ih`, `dW_hh`
 //!   and `dX` as three large products over all steps.
 //!
+//! - [`grouped_conv_pairs`]: the 'same' convolution with 2 channels per group (DREAM-CNN's
+//!   inverted residuals) as direct loops over whole rows; burn-flex runs it as one tiny matrix
+//!   product per group, forward and backward.
+//! - [`batch_norm`]: training-mode BatchNorm1d, optionally followed by SiLU, in one pass
+//!   forward and two backward (the generic path is ~15 element-wise nodes with broadcasts).
+//!
 //! [`fast_training`] says when they apply: the backend is `Autodiff<Flex>` and
 //! [`generic_autodiff`] is not in force (tests compare both paths; `DREAM_GENERIC_AUTODIFF=1` in
 //! the environment turns the fast path off process-wide).
@@ -381,6 +387,280 @@ impl Backward<Flex, 5> for LstmBackward {
     }
 }
 
+/// `y[o] = Σ_{i ∈ group(o)} Σ_j w[o, i, j] · x[i][t + j − pad]` for every row pair of `x (B, C, L)`
+/// (zero padding, `pad = (k − 1) / 2`), `w (C, 2, k)`: each output position is summed in
+/// registers over the 2 × k taps, 8 positions at a time.
+fn pairs_conv(x: &[f32], w: &[f32], c: usize, l: usize, k: usize) -> Vec<f32> {
+    const T: usize = 8;
+    let pad = (k - 1) / 2;
+    let lp = l.div_ceil(T) * T + k - 1;
+    let mut out = vec![0f32; x.len()];
+    out.par_chunks_mut(2 * l).zip(x.par_chunks(2 * l)).enumerate().for_each(|(i, (o, xin))| {
+        let g = i % (c / 2);
+        let mut xp = vec![0f32; 2 * lp];
+        xp[pad..pad + l].copy_from_slice(&xin[..l]);
+        xp[lp + pad..lp + pad + l].copy_from_slice(&xin[l..]);
+        let (x0, x1) = xp.split_at(lp);
+        for (oc, orow) in o.chunks_mut(l).enumerate() {
+            let ch = 2 * g + oc;
+            let (w0, w1) = (&w[ch * 2 * k..ch * 2 * k + k], &w[ch * 2 * k + k..(ch + 1) * 2 * k]);
+            for t0 in (0..l).step_by(T) {
+                let mut acc = [0f32; T];
+                for j in 0..k {
+                    let (a, b) = (&x0[t0 + j..t0 + j + T], &x1[t0 + j..t0 + j + T]);
+                    for q in 0..T {
+                        acc[q] += w0[j] * a[q] + w1[j] * b[q];
+                    }
+                }
+                let n = T.min(l - t0);
+                orow[t0..t0 + n].copy_from_slice(&acc[..n]);
+            }
+        }
+    });
+    out
+}
+
+#[derive(Clone, Debug)]
+struct PairsSaved {
+    /// Input `(B, C, L)`, contiguous.
+    x: FlexTensor,
+    /// Weight `(C, 2, k)`.
+    w: FlexTensor,
+}
+
+#[derive(Debug)]
+struct PairsBackward;
+
+/// Conv1d with 2 input channels per group and as many outputs as inputs, stride 1, 'same'
+/// padding, no bias: `x (B, C, L)`, `w (C, 2, k)` (PyTorch layout, odd `k`) → `(B, C, L)`. Only on
+/// [`fast_training`]'s backend; equals burn's `conv1d` with `groups = C / 2` (unit tests).
+pub fn grouped_conv_pairs<B: Backend>(x: Tensor<B, 3>, w: Tensor<B, 3>) -> Tensor<B, 3> {
+    let [_, c, l] = x.dims();
+    let k = w.dims()[2];
+    let [x, w] = [to_ad(x), to_ad(w)];
+    let nodes = [&x, &w].map(|t| t.node.clone());
+    let (xs, ws) = (contiguous(&x.primitive), contiguous(&w.primitive));
+    let shape = xs.layout().shape().clone();
+    let y = FlexTensor::from_data(TensorData::new(pairs_conv(values(&xs), values(&ws), c, l, k), shape));
+    let out = match PairsBackward.prepare::<NoCheckpointing>(nodes).compute_bound().stateful() {
+        OpsKind::Tracked(prep) => prep.finish(PairsSaved { x: xs, w: ws }, y),
+        OpsKind::UnTracked(prep) => prep.finish(y),
+    };
+    from_ad(out)
+}
+
+impl Backward<Flex, 2> for PairsBackward {
+    type State = PairsSaved;
+
+    fn backward(self, ops: Ops<Self::State, 2>, grads: &mut Gradients, _checkpointer: &mut Checkpointer) {
+        let [node_x, node_w] = ops.parents;
+        let dy = contiguous(&grads.consume::<Flex>(&ops.node));
+        let (x, w, dy_v) = (values(&ops.state.x), values(&ops.state.w), values(&dy));
+        let shape = ops.state.x.layout().shape().clone();
+        let (c, l) = (shape[1], shape[2]);
+        let k = w.len() / (2 * c);
+        if let Some(node) = node_x {
+            // dx[i][s] = Σ_o Σ_j w[o, i, k−1−j] · dy[o][s + j − pad]: the same row-pair convolution
+            // with each group's 2 × 2 weights transposed and the taps reversed.
+            let mut wt = vec![0f32; w.len()];
+            for g in 0..c / 2 {
+                for (i, o, j) in (0..2).flat_map(|i| (0..2).flat_map(move |o| (0..k).map(move |j| (i, o, j)))) {
+                    wt[(2 * g + i) * 2 * k + o * k + j] = w[(2 * g + o) * 2 * k + i * k + (k - 1 - j)];
+                }
+            }
+            let dx = pairs_conv(dy_v, &wt, c, l, k);
+            grads.register::<Flex>(node.id, FlexTensor::from_data(TensorData::new(dx, shape.clone())));
+        }
+        if let Some(node) = node_w {
+            // dw[o, i, j] = Σ_b Σ_t dy[b, o, t] · x[b, i, t + j − pad], one group per task.
+            let pad = (k - 1) / 2;
+            let batch = x.len() / (c * l);
+            let mut dw = vec![0f32; w.len()];
+            dw.par_chunks_mut(4 * k).enumerate().for_each(|(g, dwg)| {
+                let mut xp = vec![0f32; 2 * (l + k - 1)];
+                let lp = l + k - 1;
+                for b in 0..batch {
+                    let row = (b * c + 2 * g) * l;
+                    xp[pad..pad + l].copy_from_slice(&x[row..row + l]);
+                    xp[lp + pad..lp + pad + l].copy_from_slice(&x[row + l..row + 2 * l]);
+                    for o in 0..2 {
+                        let d = &dy_v[row + o * l..row + (o + 1) * l];
+                        for i in 0..2 {
+                            let xr = &xp[i * lp..(i + 1) * lp];
+                            for j in 0..k {
+                                dwg[o * 2 * k + i * k + j] += lane_sum(l, |t| d[t] * xr[t + j]);
+                            }
+                        }
+                    }
+                }
+            });
+            grads.register::<Flex>(node.id, flex(dw, [c, 2, k]));
+        }
+    }
+}
+
+/// What a training-mode BatchNorm (+ SiLU) keeps for its backward pass.
+#[derive(Clone, Debug)]
+struct NormSaved {
+    /// Input `(B, C, L)`, contiguous.
+    x: FlexTensor,
+    mean: Arc<Vec<f32>>,
+    /// `1 / sqrt(var + eps)` per channel.
+    rstd: Arc<Vec<f32>>,
+    gamma: Arc<Vec<f32>>,
+    beta: Arc<Vec<f32>>,
+    channels: usize,
+    silu: bool,
+}
+
+#[derive(Debug)]
+struct NormBackward;
+
+/// Batch statistics of a BatchNorm in training mode, for the running-statistics update.
+pub struct BatchStats {
+    /// Per-channel mean over `(batch, length)`.
+    pub mean: Vec<f32>,
+    /// Per-channel biased variance over `(batch, length)`.
+    pub var: Vec<f32>,
+}
+
+/// `Σ_j f(j)` for `j < n` in 8 independent lanes, so that LLVM vectorises it (a plain `sum` is
+/// a sequential chain in f32).
+#[inline(always)]
+fn lane_sum(n: usize, f: impl Fn(usize) -> f32) -> f32 {
+    let mut acc = [0f32; 8];
+    let full = n / 8 * 8;
+    for i in (0..full).step_by(8) {
+        for (l, a) in acc.iter_mut().enumerate() {
+            *a += f(i + l);
+        }
+    }
+    (full..n).map(&f).sum::<f32>() + acc.iter().sum::<f32>()
+}
+
+/// Per-channel totals of per-row values `f(row index, row) → [f32; 2]` over the rows `(b, c)` of a
+/// `(B, C, L)` buffer (rows in parallel, channel totals in f64).
+fn channel_sums(rows: usize, channels: usize, f: impl Fn(usize) -> [f32; 2] + Sync + Send) -> Vec<[f64; 2]> {
+    let per_row: Vec<[f32; 2]> = (0..rows).into_par_iter().map(f).collect();
+    let mut totals = vec![[0f64; 2]; channels];
+    for (i, v) in per_row.iter().enumerate() {
+        let t = &mut totals[i % channels];
+        t[0] += v[0] as f64;
+        t[1] += v[1] as f64;
+    }
+    totals
+}
+
+/// BatchNorm1d in training mode (normalised by the biased batch variance over `(batch, length)`,
+/// PyTorch semantics), then SiLU when `silu`: `x (B, C, L)`, `gamma`, `beta (C)` → `(B, C, L)`,
+/// and the batch statistics for the caller's running-statistics update. Only on
+/// [`fast_training`]'s backend; equals [`crate::nn::BatchNorm1d`]'s generic path (unit tests).
+pub fn batch_norm<B: Backend>(x: Tensor<B, 3>, gamma: Tensor<B, 1>, beta: Tensor<B, 1>, eps: f64, silu: bool) -> (Tensor<B, 3>, BatchStats) {
+    let [_, channels, len] = x.dims();
+    let [x, gamma, beta] = [to_ad(x), to_ad(gamma), to_ad(beta)];
+    let nodes = [&x, &gamma, &beta].map(|t| t.node.clone());
+    let xs = contiguous(&x.primitive);
+    let shape = xs.layout().shape().clone();
+    let g = values(&contiguous(&gamma.primitive)).to_vec();
+    let bt = values(&contiguous(&beta.primitive)).to_vec();
+    let xv = values(&xs);
+    let n = (xv.len() / channels) as f64;
+    let rows = xv.len() / len;
+    let row = |i: usize| &xv[i * len..(i + 1) * len];
+    let sums = channel_sums(rows, channels, |i| [lane_sum(len, |j| row(i)[j]), 0.0]);
+    let mean: Vec<f32> = sums.iter().map(|s| (s[0] / n) as f32).collect();
+    let sq = channel_sums(rows, channels, |i| {
+        let (r, m) = (row(i), mean[i % channels]);
+        [lane_sum(len, |j| (r[j] - m) * (r[j] - m)), 0.0]
+    });
+    let var: Vec<f32> = sq.iter().map(|s| (s[0] / n) as f32).collect();
+    let rstd: Vec<f32> = var.iter().map(|v| 1.0 / (*v as f64 + eps).sqrt() as f32).collect();
+    let mut y = vec![0f32; xv.len()];
+    y.par_chunks_mut(len).zip(xv.par_chunks(len)).enumerate().for_each(|(i, (out, row))| {
+        let c = i % channels;
+        let (a, s) = (g[c] * rstd[c], bt[c] - mean[c] * g[c] * rstd[c]);
+        for (o, &v) in out.iter_mut().zip(row) {
+            let z = v * a + s;
+            *o = if silu { crate::kernels::silu(z) } else { z };
+        }
+    });
+    let y = FlexTensor::from_data(TensorData::new(y, shape));
+    let out = match NormBackward.prepare::<NoCheckpointing>(nodes).compute_bound().stateful() {
+        OpsKind::Tracked(prep) => prep.finish(
+            NormSaved {
+                x: xs,
+                mean: Arc::new(mean.clone()),
+                rstd: Arc::new(rstd),
+                gamma: Arc::new(g),
+                beta: Arc::new(bt),
+                channels,
+                silu,
+            },
+            y,
+        ),
+        OpsKind::UnTracked(prep) => prep.finish(y),
+    };
+    (from_ad(out), BatchStats { mean, var })
+}
+
+impl Backward<Flex, 3> for NormBackward {
+    type State = NormSaved;
+
+    fn backward(self, ops: Ops<Self::State, 3>, grads: &mut Gradients, _checkpointer: &mut Checkpointer) {
+        let [node_x, node_gamma, node_beta] = ops.parents;
+        let dy = contiguous(&grads.consume::<Flex>(&ops.node));
+        let s = ops.state;
+        let (x, dy) = (values(&s.x), values(&dy));
+        let channels = s.channels;
+        let len = *s.x.layout().shape().last().expect("(B, C, L)");
+        let n = (x.len() / channels) as f32;
+        let rows = x.len() / len;
+        // dL/dz for z = γ·x̂ + β (through SiLU when present), recomputed from x, per row.
+        let mut dz = vec![0f32; x.len()];
+        dz.par_chunks_mut(len).enumerate().for_each(|(i, out)| {
+            let c = i % channels;
+            let (m, r, g, bt) = (s.mean[c], s.rstd[c], s.gamma[c], s.beta[c]);
+            let (xr, dr) = (&x[i * len..(i + 1) * len], &dy[i * len..(i + 1) * len]);
+            if s.silu {
+                for ((o, &v), &d) in out.iter_mut().zip(xr).zip(dr) {
+                    let z = g * ((v - m) * r) + bt;
+                    let sg = sigmoid(z);
+                    *o = d * sg * (1.0 + z * (1.0 - sg));
+                }
+            } else {
+                out.copy_from_slice(dr);
+            }
+        });
+        // Σ dz and Σ dz·x̂ per channel.
+        let sums = channel_sums(rows, channels, |i| {
+            let c = i % channels;
+            let (m, r) = (s.mean[c], s.rstd[c]);
+            let (xr, gr) = (&x[i * len..(i + 1) * len], &dz[i * len..(i + 1) * len]);
+            [lane_sum(len, |j| gr[j]), lane_sum(len, |j| gr[j] * ((xr[j] - m) * r))]
+        });
+        if let Some(node) = node_x {
+            let mut dx = vec![0f32; x.len()];
+            dx.par_chunks_mut(len).enumerate().for_each(|(i, out)| {
+                let c = i % channels;
+                let (mean_dz, mean_dzx) = (sums[c][0] as f32 / n, sums[c][1] as f32 / n);
+                let (m, r) = (s.mean[c], s.rstd[c]);
+                let k = s.gamma[c] * r;
+                let (xr, gr) = (&x[i * len..(i + 1) * len], &dz[i * len..(i + 1) * len]);
+                for ((o, &v), &g) in out.iter_mut().zip(xr).zip(gr) {
+                    *o = k * (g - mean_dz - (v - m) * r * mean_dzx);
+                }
+            });
+            grads.register::<Flex>(node.id, FlexTensor::from_data(TensorData::new(dx, s.x.layout().shape().clone())));
+        }
+        if let Some(node) = node_gamma {
+            grads.register::<Flex>(node.id, flex(sums.iter().map(|v| v[1] as f32).collect(), [channels]));
+        }
+        if let Some(node) = node_beta {
+            grads.register::<Flex>(node.id, flex(sums.iter().map(|v| v[0] as f32).collect(), [channels]));
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -432,6 +712,80 @@ mod tests {
         let names = ["output", "dx", "dW_ih", "dW_hh", "db_ih", "db_hh", "dW_ih_rev", "dW_hh_rev", "db_ih_rev", "db_hh_rev"];
         for ((f, g), name) in fast.iter().zip(&generic).zip(names) {
             assert_eq!(f.len(), g.len(), "{name}");
+            let r = rel(f, g);
+            assert!(r < 1e-4, "{name}: relative difference {r}");
+        }
+    }
+
+    /// Training-mode BatchNorm (with and without SiLU): output, running statistics and the
+    /// gradients of a weighted sum with respect to the input, γ and β = generic autodiff to 1e-4.
+    #[test]
+    fn batch_norm_gradients_equal_generic_autodiff() {
+        let device = Default::default();
+        let (batch, channels, len) = (3, 5, 11);
+        let x = Tensor::<Ad, 3>::random([batch, channels, len], Distribution::Normal(0.5, 2.0), &device);
+        let w = Tensor::<Ad, 3>::random([batch, channels, len], Distribution::Normal(0.0, 1.0), &device);
+        let gamma = Tensor::<Ad, 1>::random([channels], Distribution::Normal(1.0, 0.5), &device);
+        let beta = Tensor::<Ad, 1>::random([channels], Distribution::Normal(0.0, 0.5), &device);
+        for silu in [false, true] {
+            let run = |generic: bool| {
+                let go = || {
+                    let mut bn = crate::nn::BatchNorm1d::<Ad>::new(channels, &device);
+                    bn.weight = burn::module::Param::from_tensor(gamma.clone());
+                    bn.bias = burn::module::Param::from_tensor(beta.clone());
+                    // Non-contiguous input, as after a transpose.
+                    let xt = x.clone().swap_dims(0, 2).require_grad();
+                    let xin = xt.clone().swap_dims(0, 2);
+                    let out = if silu { bn.forward_silu(xin) } else { bn.forward(xin) };
+                    let loss = (out.clone() * w.clone()).sum();
+                    let grads = loss.backward();
+                    vec![
+                        data(out),
+                        data(xt.grad(&grads).expect("dx")),
+                        data(bn.weight.grad(&grads).expect("dγ")),
+                        data(bn.bias.grad(&grads).expect("dβ")),
+                        data(bn.running_mean.value()),
+                        data(bn.running_var.value()),
+                    ]
+                };
+                if generic {
+                    generic_autodiff(go)
+                } else {
+                    go()
+                }
+            };
+            let (fast, generic) = (run(false), run(true));
+            for ((f, g), name) in fast.iter().zip(&generic).zip(["output", "dx", "dγ", "dβ", "running_mean", "running_var"]) {
+                let r = rel(f, g);
+                assert!(r < 1e-4, "silu {silu}, {name}: relative difference {r}");
+            }
+        }
+    }
+
+    /// The 2-channels-per-group convolution: output and gradients = burn's grouped `conv1d` under
+    /// generic autodiff, to 1e-4 (ragged length, k = 7).
+    #[test]
+    fn grouped_conv_gradients_equal_generic_autodiff() {
+        let device = Default::default();
+        let (batch, channels, len, k) = (3, 8, 13, 7);
+        let conv = crate::nn::conv1d_same::<Ad>(channels, channels, k, channels / 2, false, crate::nn::ConvInit::TorchDefault, &device);
+        let x = Tensor::<Ad, 3>::random([batch, channels, len], Distribution::Normal(0.0, 1.0), &device);
+        let w = Tensor::<Ad, 3>::random([batch, channels, len], Distribution::Normal(0.0, 1.0), &device);
+        let run = |generic: bool| {
+            let go = || {
+                let x = x.clone().require_grad();
+                let out = crate::nn::conv_forward(&conv, x.clone());
+                let grads = (out.clone() * w.clone()).sum().backward();
+                vec![data(out), data(x.grad(&grads).expect("dx")), data(conv.weight.grad(&grads).expect("dw"))]
+            };
+            if generic {
+                generic_autodiff(go)
+            } else {
+                go()
+            }
+        };
+        let (fast, generic) = (run(false), run(true));
+        for ((f, g), name) in fast.iter().zip(&generic).zip(["output", "dx", "dw"]) {
             let r = rel(f, g);
             assert!(r < 1e-4, "{name}: relative difference {r}");
         }

@@ -110,6 +110,10 @@ pub fn conv_forward<B: Backend>(conv: &Conv1d<B>, x: Tensor<B, 3>) -> Tensor<B, 
     let device = x.device();
     let same = conv.stride == 1 && conv.dilation == 1 && k % 2 == 1;
     let pairs = per_group == 2 && conv.groups * 2 == c_out && x.dims()[1] == c_out;
+    #[cfg(all(feature = "flex", not(target_arch = "wasm32")))]
+    if same && pairs && conv.bias.is_none() && crate::autograd::fast_training::<B>() {
+        return crate::autograd::grouped_conv_pairs(x, conv.weight.val());
+    }
     if same && pairs && conv.bias.is_none() && kernels::fast_path::<B>(&device) {
         kernels::grouped_conv_pairs(x, conv.weight.val(), None)
     } else if same && conv.groups == 1 && kernels::own_gemm::<B>(&device) {
@@ -189,8 +193,35 @@ impl<B: Backend> BatchNorm1d<B> {
         (a, s)
     }
 
+    /// Training mode on the CPU ([`crate::autograd::batch_norm`]): normalisation (+ SiLU) as
+    /// one op with its own backward pass, and the running-statistics update.
+    #[cfg(all(feature = "flex", not(target_arch = "wasm32")))]
+    fn forward_fast(&self, x: &Tensor<B, 3>, silu: bool) -> Option<Tensor<B, 3>> {
+        let device = x.device();
+        if !crate::autograd::fast_training::<B>() || !training::<B>(&device) {
+            return None;
+        }
+        let [b, c, l] = x.dims();
+        let (y, stats) = crate::autograd::batch_norm(x.clone(), self.weight.val(), self.bias.val(), self.eps, silu);
+        let n = (b * l) as f64;
+        let m = self.momentum;
+        let v = |v: Vec<f32>| Tensor::<B, 1>::from_data(burn::tensor::TensorData::new(v, [c]), &device);
+        let unbiased = v(stats.var) * (n / (n - 1.0).max(1.0));
+        self.running_mean.update(self.running_mean.value_sync() * (1.0 - m) + v(stats.mean) * m);
+        self.running_var.update(self.running_var.value_sync() * (1.0 - m) + unbiased * m);
+        Some(y)
+    }
+
+    #[cfg(not(all(feature = "flex", not(target_arch = "wasm32"))))]
+    fn forward_fast(&self, _x: &Tensor<B, 3>, _silu: bool) -> Option<Tensor<B, 3>> {
+        None
+    }
+
     /// Normalises `(batch, channels, length)`.
     pub fn forward(&self, x: Tensor<B, 3>) -> Tensor<B, 3> {
+        if let Some(y) = self.forward_fast(&x, false) {
+            return y;
+        }
         let b = x.dims()[0];
         let (a, s) = self.affine(&x);
         x * per_channel(a, b) + per_channel(s, b)
@@ -198,6 +229,9 @@ impl<B: Backend> BatchNorm1d<B> {
 
     /// `SiLU(BN(x))`, fused into one pass on the CPU inference fast path.
     pub fn forward_silu(&self, x: Tensor<B, 3>) -> Tensor<B, 3> {
+        if let Some(y) = self.forward_fast(&x, true) {
+            return y;
+        }
         if kernels::fast_path::<B>(&x.device()) {
             let (a, s) = self.affine(&x);
             kernels::affine_silu(x, a, s)
