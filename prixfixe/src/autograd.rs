@@ -10,6 +10,9 @@
 //!   step forward; backpropagation through time with one product per step, then `dW_ih`, `dW_hh`
 //!   and `dX` as three large products over all steps.
 //!
+//! - [`conv1d`]: the dense 'same' convolution as `k` matrix products per sample (one per tap, on
+//!   shifted views of the zero-padded input), forward and backward; burn's generic backward
+//!   runs a transposed convolution and an im2col weight product.
 //! - [`grouped_conv_pairs`]: the 'same' convolution with 2 channels per group (DREAM-CNN's
 //!   inverted residuals) as direct loops over whole rows; burn-flex runs it as one tiny matrix
 //!   product per group, forward and backward.
@@ -107,11 +110,28 @@ fn flex(values: Vec<f32>, shape: impl Into<burn::tensor::Shape>) -> FlexTensor {
     FlexTensor::from_data(TensorData::new(values, shape.into()))
 }
 
-/// `c (m × n, row stride ldc) = [c +] a · b` with `a (m × k)` and `b (k × n)` given by their row
+/// `c (m × n, row stride ldc, column stride 1) = [c +] a · b` with `a (m × k)` and `b (k × n)` given by their row
 /// and column strides (a transpose is a swap of strides). Bounds are checked here, so the
 /// unsafe call only reads and writes inside the slices.
 #[allow(clippy::too_many_arguments)]
 fn sgemm(
+    (m, n, k): (usize, usize, usize),
+    a: &[f32],
+    (a_rs, a_cs): (usize, usize),
+    b: &[f32],
+    (b_rs, b_cs): (usize, usize),
+    c: &mut [f32],
+    ldc: usize,
+    accumulate: bool,
+) {
+    let parallel = m * n * k >= 1 << 18;
+    sgemm_with(parallel, (m, n, k), a, (a_rs, a_cs), b, (b_rs, b_cs), c, ldc, accumulate);
+}
+
+/// [`sgemm`] on this thread only (`parallel = false`) or on the rayon pool.
+#[allow(clippy::too_many_arguments)]
+fn sgemm_with(
+    parallel: bool,
     (m, n, k): (usize, usize, usize),
     a: &[f32],
     (a_rs, a_cs): (usize, usize),
@@ -133,7 +153,7 @@ fn sgemm(
     assert!((m - 1) * a_rs + (k - 1) * a_cs < a.len(), "sgemm: a out of bounds");
     assert!((k - 1) * b_rs + (n - 1) * b_cs < b.len(), "sgemm: b out of bounds");
     assert!((m - 1) * ldc + n <= c.len() && n <= ldc, "sgemm: c out of bounds");
-    let parallelism = if m * n * k >= 1 << 18 { gemm::Parallelism::Rayon(0) } else { gemm::Parallelism::None };
+    let parallelism = if parallel { gemm::Parallelism::Rayon(0) } else { gemm::Parallelism::None };
     // SAFETY: every index the product touches is inside the slices (asserted above); `c` does not
     // alias `a` or `b` (a `&mut` and two `&` borrows).
     unsafe {
@@ -384,6 +404,150 @@ impl Backward<Flex, 5> for LstmBackward {
                 grads.register::<Flex>(node.id, flex(db.clone(), [g4]));
             }
         }
+    }
+}
+
+#[derive(Clone, Debug)]
+struct ConvSaved {
+    /// Zero-padded input `(B, C_in, L + k − 1)`.
+    xpad: Arc<Vec<f32>>,
+    /// Weight `(C_out, C_in, k)`.
+    w: FlexTensor,
+    batch: usize,
+    len: usize,
+}
+
+#[derive(Debug)]
+struct ConvBackward;
+
+/// `(B, C, L)` → `(B, C, L + k − 1)` with `(k − 1) / 2` zeros on each side of every row.
+fn pad_rows(x: &[f32], len: usize, k: usize) -> Vec<f32> {
+    let (pad, lp) = ((k - 1) / 2, len + k - 1);
+    let mut out = vec![0f32; x.len() / len * lp];
+    out.par_chunks_mut(lp).zip(x.par_chunks(len)).for_each(|(o, r)| o[pad..pad + len].copy_from_slice(r));
+    out
+}
+
+/// Conv1d, stride 1, 'same' padding, one group: `x (B, C_in, L)`, `w (C_out, C_in, k)` (odd
+/// `k`), optional `bias (C_out)` → `(B, C_out, L)`. Only on [`fast_training`]'s backend; equals
+/// burn's `conv1d` (unit tests).
+pub fn conv1d<B: Backend>(x: Tensor<B, 3>, w: Tensor<B, 3>, bias: Option<Tensor<B, 1>>) -> Tensor<B, 3> {
+    let [batch, c_in, len] = x.dims();
+    let [c_out, _, k] = w.dims();
+    let lp = len + k - 1;
+    let (x, w) = (to_ad(x), to_ad(w));
+    let bias = bias.map(to_ad);
+    let ws = contiguous(&w.primitive);
+    let xpad = pad_rows(values(&contiguous(&x.primitive)), len, k);
+    let wv = values(&ws);
+    let bv = bias.as_ref().map(|b| values(&contiguous(&b.primitive)).to_vec());
+    let mut y = vec![0f32; batch * c_out * len];
+    y.par_chunks_mut(c_out * len).zip(xpad.par_chunks(c_in * lp)).for_each(|(yb, xb)| {
+        if let Some(bv) = &bv {
+            yb.chunks_mut(len).zip(bv).for_each(|(r, b)| r.fill(*b));
+        }
+        for j in 0..k {
+            // Y_b += W[:, :, j] · Xpad_b[:, j .. j + L]
+            sgemm_with(false, (c_out, len, c_in), &wv[j..], (c_in * k, k), &xb[j..], (lp, 1), yb, len, bv.is_some() || j > 0);
+        }
+    });
+    let y = flex(y, [batch, c_out, len]);
+    let mut nodes = vec![x.node.clone(), w.node.clone()];
+    nodes.extend(bias.as_ref().map(|b| b.node.clone()));
+    let saved = |ws| ConvSaved { xpad: Arc::new(xpad), w: ws, batch, len };
+    let out = match nodes.len() {
+        2 => match ConvBackward.prepare::<NoCheckpointing>([nodes[0].clone(), nodes[1].clone()]).compute_bound().stateful() {
+            OpsKind::Tracked(prep) => prep.finish(saved(ws), y),
+            OpsKind::UnTracked(prep) => prep.finish(y),
+        },
+        _ => match ConvBackward.prepare::<NoCheckpointing>([nodes[0].clone(), nodes[1].clone(), nodes[2].clone()]).compute_bound().stateful() {
+            OpsKind::Tracked(prep) => prep.finish(saved(ws), y),
+            OpsKind::UnTracked(prep) => prep.finish(y),
+        },
+    };
+    from_ad(out)
+}
+
+impl ConvBackward {
+    fn grads<const N: usize>(ops: Ops<ConvSaved, N>, grads: &mut Gradients) {
+        let dy = contiguous(&grads.consume::<Flex>(&ops.node));
+        let dy = values(&dy);
+        let s = &ops.state;
+        let w = values(&s.w);
+        let shape = s.w.layout().shape().clone();
+        let (c_out, c_in, k) = (shape[0], shape[1], shape[2]);
+        let (batch, len) = (s.batch, s.len);
+        let (lp, pad) = (len + k - 1, (k - 1) / 2);
+        if let Some(node) = &ops.parents[0] {
+            let mut dx = vec![0f32; batch * c_in * len];
+            dx.par_chunks_mut(c_in * len).zip(dy.par_chunks(c_out * len)).for_each(|(dxb, dyb)| {
+                // dXpad_b[:, j .. j + L] += W[:, :, j]ᵀ · dY_b, then the padding is dropped.
+                let mut dpad = vec![0f32; c_in * lp];
+                for j in 0..k {
+                    sgemm_with(false, (c_in, len, c_out), &w[j..], (k, c_in * k), dyb, (len, 1), &mut dpad[j..], lp, true);
+                }
+                dxb.chunks_mut(len).zip(dpad.chunks(lp)).for_each(|(o, p)| o.copy_from_slice(&p[pad..pad + len]));
+            });
+            grads.register::<Flex>(node.id, flex(dx, [batch, c_in, len]));
+        }
+        if let Some(node) = &ops.parents[1] {
+            // dW[:, :, j] = Σ_b dY_b · Xpad_b[:, j .. j + L]ᵀ, accumulated per task as (k, C_out, C_in).
+            let per_task = batch.div_ceil(rayon::current_num_threads().max(1));
+            let dwk = s
+                .xpad
+                .par_chunks(c_in * lp)
+                .zip(dy.par_chunks(c_out * len))
+                .with_min_len(per_task)
+                .fold(
+                    || vec![0f32; k * c_out * c_in],
+                    |mut acc, (xb, dyb)| {
+                        for j in 0..k {
+                            let dst = &mut acc[j * c_out * c_in..(j + 1) * c_out * c_in];
+                            sgemm_with(false, (c_out, c_in, len), dyb, (len, 1), &xb[j..], (1, lp), dst, c_in, true);
+                        }
+                        acc
+                    },
+                )
+                .reduce(
+                    || vec![0f32; k * c_out * c_in],
+                    |mut a, b| {
+                        a.iter_mut().zip(&b).for_each(|(x, y)| *x += y);
+                        a
+                    },
+                );
+            let mut dw = vec![0f32; c_out * c_in * k];
+            for j in 0..k {
+                for (i, v) in dwk[j * c_out * c_in..(j + 1) * c_out * c_in].iter().enumerate() {
+                    dw[i * k + j] = *v;
+                }
+            }
+            grads.register::<Flex>(node.id, flex(dw, [c_out, c_in, k]));
+        }
+        if let Some(Some(node)) = ops.parents.get(2) {
+            let mut db = vec![0f64; c_out];
+            for dyb in dy.chunks(c_out * len) {
+                for (d, r) in db.iter_mut().zip(dyb.chunks(len)) {
+                    *d += lane_sum(len, |t| r[t]) as f64;
+                }
+            }
+            grads.register::<Flex>(node.id, flex(db.into_iter().map(|v| v as f32).collect(), [c_out]));
+        }
+    }
+}
+
+impl Backward<Flex, 2> for ConvBackward {
+    type State = ConvSaved;
+
+    fn backward(self, ops: Ops<Self::State, 2>, grads: &mut Gradients, _checkpointer: &mut Checkpointer) {
+        Self::grads(ops, grads);
+    }
+}
+
+impl Backward<Flex, 3> for ConvBackward {
+    type State = ConvSaved;
+
+    fn backward(self, ops: Ops<Self::State, 3>, grads: &mut Gradients, _checkpointer: &mut Checkpointer) {
+        Self::grads(ops, grads);
     }
 }
 
@@ -788,6 +952,40 @@ mod tests {
         for ((f, g), name) in fast.iter().zip(&generic).zip(["output", "dx", "dw"]) {
             let r = rel(f, g);
             assert!(r < 1e-4, "{name}: relative difference {r}");
+        }
+    }
+
+    /// The dense 'same' convolution (k = 1, 7 with bias and without): output and gradients =
+    /// burn's `conv1d` under generic autodiff, to 1e-4.
+    #[test]
+    fn conv1d_gradients_equal_generic_autodiff() {
+        let device = Default::default();
+        let (batch, c_in, c_out, len) = (3, 5, 4, 13);
+        for (k, bias) in [(1, false), (7, false), (7, true), (9, true)] {
+            let conv = crate::nn::conv1d_same::<Ad>(c_in, c_out, k, 1, bias, crate::nn::ConvInit::TorchDefault, &device);
+            let x = Tensor::<Ad, 3>::random([batch, c_in, len], Distribution::Normal(0.0, 1.0), &device);
+            let w = Tensor::<Ad, 3>::random([batch, c_out, len], Distribution::Normal(0.0, 1.0), &device);
+            let run = |generic: bool| {
+                let go = || {
+                    let x = x.clone().require_grad();
+                    let out = crate::nn::conv_forward(&conv, x.clone());
+                    let grads = (out.clone() * w.clone()).sum().backward();
+                    let mut all = vec![data(out), data(x.grad(&grads).expect("dx")), data(conv.weight.grad(&grads).expect("dw"))];
+                    all.extend(conv.bias.as_ref().map(|b| data(b.grad(&grads).expect("db"))));
+                    all
+                };
+                if generic {
+                    generic_autodiff(go)
+                } else {
+                    go()
+                }
+            };
+            let (fast, generic) = (run(false), run(true));
+            assert_eq!(fast.len(), generic.len());
+            for ((f, g), name) in fast.iter().zip(&generic).zip(["output", "dx", "dw", "db"]) {
+                let r = rel(f, g);
+                assert!(r < 1e-4, "k {k}, bias {bias}, {name}: relative difference {r}");
+            }
         }
     }
 }

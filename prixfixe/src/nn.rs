@@ -116,11 +116,33 @@ pub fn conv_forward<B: Backend>(conv: &Conv1d<B>, x: Tensor<B, 3>) -> Tensor<B, 
     }
     if same && pairs && conv.bias.is_none() && kernels::fast_path::<B>(&device) {
         kernels::grouped_conv_pairs(x, conv.weight.val(), None)
+    } else if same && conv.groups == 1 && fast_training_conv::<B>() {
+        conv_train(conv, x)
     } else if same && conv.groups == 1 && kernels::own_gemm::<B>(&device) {
         kernels::conv1d(vec![x], conv.weight.val(), conv.bias.as_ref().map(|b| b.val()), None, None)
     } else {
         conv.forward(x)
     }
+}
+
+#[cfg(all(feature = "flex", not(target_arch = "wasm32")))]
+fn fast_training_conv<B: Backend>() -> bool {
+    crate::autograd::fast_training::<B>()
+}
+
+#[cfg(not(all(feature = "flex", not(target_arch = "wasm32"))))]
+fn fast_training_conv<B: Backend>() -> bool {
+    false
+}
+
+#[cfg(all(feature = "flex", not(target_arch = "wasm32")))]
+fn conv_train<B: Backend>(conv: &Conv1d<B>, x: Tensor<B, 3>) -> Tensor<B, 3> {
+    crate::autograd::conv1d(x, conv.weight.val(), conv.bias.as_ref().map(|b| b.val()))
+}
+
+#[cfg(not(all(feature = "flex", not(target_arch = "wasm32"))))]
+fn conv_train<B: Backend>(conv: &Conv1d<B>, x: Tensor<B, 3>) -> Tensor<B, 3> {
+    conv.forward(x)
 }
 
 /// Visits a Conv1d's `weight` and (if present) `bias`.
