@@ -256,8 +256,9 @@ pub fn lstm_direction<B: Backend>(
     from_ad(out)
 }
 
-/// Forward pass on host buffers: `(gates, cells, hidden)` as described in [`LstmSaved`].
-fn lstm_forward(x: &[f32], w_ih: &[f32], w_hh: &[f32], bias: &[f32], batch: usize, reverse: bool) -> (Vec<f32>, Vec<f32>, Vec<f32>) {
+/// Forward pass on host buffers: `(gates, cells, hidden)` as described in [`LstmSaved`]; also
+/// the CPU inference path of [`crate::nn::BiLstm`].
+pub(crate) fn lstm_forward(x: &[f32], w_ih: &[f32], w_hh: &[f32], bias: &[f32], batch: usize, reverse: bool) -> (Vec<f32>, Vec<f32>, Vec<f32>) {
     let g4 = bias.len();
     let h = g4 / 4;
     let input = w_ih.len() / g4;

@@ -430,6 +430,10 @@ impl<B: Backend> BiLstm<B> {
         if kernels::own_gemm::<B>(&x_tm.device()) {
             return self.forward_rows(x_tm, batch, len, input);
         }
+        #[cfg(all(feature = "flex", not(target_arch = "wasm32")))]
+        if kernels::fast_path::<B>(&x_tm.device()) {
+            return self.forward_host(x_tm, batch, len, input);
+        }
         let fast = kernels::fast_path::<B>(&x_tm.device());
         let run = |d: &LstmDirection<B>, reverse: bool| {
             if fast {
@@ -451,6 +455,28 @@ impl<B: Backend> BiLstm<B> {
         let fwd: Tensor<B, 3> = Tensor::stack(fwd, 1);
         let bwd: Tensor<B, 3> = Tensor::stack(bwd, 1);
         Tensor::cat(vec![fwd, bwd], 2)
+    }
+
+    /// [`BiLstm::forward`] on the native CPU inference path: the training op's forward pass
+    /// ([`crate::autograd`]: input product once, then per step one recurrent product accumulated
+    /// in place and the fused cell) on host buffers, from the time-major input `(length · batch, I)`.
+    #[cfg(all(feature = "flex", not(target_arch = "wasm32")))]
+    fn forward_host(&self, x_tm: Tensor<B, 2>, batch: usize, len: usize, input: usize) -> Tensor<B, 3> {
+        let h = self.hidden;
+        let device = x_tm.device();
+        let x = kernels::host(x_tm);
+        debug_assert_eq!(x.len(), len * batch * input);
+        let mut out = vec![0f32; batch * len * 2 * h];
+        for (col, d, reverse) in [(0, &self.fwd, false), (h, &self.bwd, true)] {
+            let bias = kernels::host(d.b_ih.val() + d.b_hh.val());
+            let (_, _, hidden) = crate::autograd::lstm_forward(&x, &kernels::host(d.w_ih.val()), &kernels::host(d.w_hh.val()), &bias, batch, reverse);
+            for (row, hr) in hidden.chunks_exact(h).enumerate() {
+                let (t, b) = (row / batch, row % batch);
+                let o = (b * len + t) * 2 * h + col;
+                out[o..o + h].copy_from_slice(hr);
+            }
+        }
+        Tensor::from_data(burn::tensor::TensorData::new(out, [batch, len, 2 * h]), &device)
     }
 
     /// [`BiLstm::forward`] on [`crate::gemm`] from the time-major input `(length · batch, I)`:
