@@ -19,6 +19,9 @@
 //! - [`batch_norm`]: training-mode BatchNorm1d, optionally followed by SiLU, in one pass
 //!   forward and two backward (the generic path is ~15 element-wise nodes with broadcasts).
 //!
+//! - [`layer_norm`]: LayerNorm over the last dimension, forward and backward in one pass each
+//!   (burn's autodiff decomposes it into ~10 element-wise nodes).
+//!
 //! [`fast_training`] says when they apply: the backend is `Autodiff<Flex>` and
 //! [`generic_autodiff`] is not in force (tests compare both paths; `DREAM_GENERIC_AUTODIFF=1` in
 //! the environment turns the fast path off process-wide).
@@ -552,6 +555,115 @@ impl Backward<Flex, 3> for ConvBackward {
     }
 }
 
+#[derive(Clone, Debug)]
+struct LayerNormSaved {
+    /// Input rows `(N, D)`, contiguous (the tensor's shape kept for the gradient).
+    x: FlexTensor,
+    mean: Arc<Vec<f32>>,
+    rstd: Arc<Vec<f32>>,
+    gamma: Arc<Vec<f32>>,
+}
+
+#[derive(Debug)]
+struct LayerNormBackward;
+
+/// LayerNorm over the last dimension with PyTorch semantics (biased variance, `eps` inside the
+/// square root): `x (…, D)`, `gamma`, `beta (D)` → `(…, D)`. Only on [`fast_training`]'s backend;
+/// equals burn's `LayerNorm` (unit tests).
+pub fn layer_norm<B: Backend, const N: usize>(x: Tensor<B, N>, gamma: Tensor<B, 1>, beta: Tensor<B, 1>, eps: f64) -> Tensor<B, N> {
+    let d = x.dims()[N - 1];
+    let [x, gamma, beta] = [to_ad(x), to_ad(gamma), to_ad(beta)];
+    let nodes = [&x, &gamma, &beta].map(|t| t.node.clone());
+    let xs = contiguous(&x.primitive);
+    let (g, bt) = (values(&contiguous(&gamma.primitive)).to_vec(), values(&contiguous(&beta.primitive)).to_vec());
+    let xv = values(&xs);
+    let rows = xv.len() / d;
+    let mut mean = vec![0f32; rows];
+    let mut rstd = vec![0f32; rows];
+    let mut y = vec![0f32; xv.len()];
+    y.par_chunks_mut(d)
+        .zip(xv.par_chunks(d))
+        .zip(mean.par_iter_mut().zip(rstd.par_iter_mut()))
+        .for_each(|((out, r), (m, rs))| {
+            let mu = lane_sum(d, |j| r[j]) / d as f32;
+            let var = lane_sum(d, |j| (r[j] - mu) * (r[j] - mu)) / d as f32;
+            let inv = 1.0 / ((var as f64 + eps).sqrt() as f32);
+            for ((o, &v), (gj, bj)) in out.iter_mut().zip(r).zip(g.iter().zip(&bt)) {
+                *o = (v - mu) * inv * gj + bj;
+            }
+            (*m, *rs) = (mu, inv);
+        });
+    let y = FlexTensor::from_data(TensorData::new(y, xs.layout().shape().clone()));
+    let out = match LayerNormBackward.prepare::<NoCheckpointing>(nodes).compute_bound().stateful() {
+        OpsKind::Tracked(prep) => prep.finish(
+            LayerNormSaved { x: xs, mean: Arc::new(mean), rstd: Arc::new(rstd), gamma: Arc::new(g) },
+            y,
+        ),
+        OpsKind::UnTracked(prep) => prep.finish(y),
+    };
+    from_ad(out)
+}
+
+impl Backward<Flex, 3> for LayerNormBackward {
+    type State = LayerNormSaved;
+
+    fn backward(self, ops: Ops<Self::State, 3>, grads: &mut Gradients, _checkpointer: &mut Checkpointer) {
+        let [node_x, node_gamma, node_beta] = ops.parents;
+        let dy = contiguous(&grads.consume::<Flex>(&ops.node));
+        let s = ops.state;
+        let (x, dy) = (values(&s.x), values(&dy));
+        let d = s.gamma.len();
+        if let Some(node) = node_x {
+            let mut dx = vec![0f32; x.len()];
+            dx.par_chunks_mut(d).enumerate().for_each(|(i, out)| {
+                let (r, dr) = (&x[i * d..(i + 1) * d], &dy[i * d..(i + 1) * d]);
+                let (m, rs) = (s.mean[i], s.rstd[i]);
+                // dx̂ = dy·γ; dx = rstd · (dx̂ − mean(dx̂) − x̂ · mean(dx̂ · x̂))
+                let a = lane_sum(d, |j| dr[j] * s.gamma[j]) / d as f32;
+                let b = lane_sum(d, |j| dr[j] * s.gamma[j] * (r[j] - m) * rs) / d as f32;
+                for (j, o) in out.iter_mut().enumerate() {
+                    *o = rs * (dr[j] * s.gamma[j] - a - (r[j] - m) * rs * b);
+                }
+            });
+            grads.register::<Flex>(node.id, FlexTensor::from_data(TensorData::new(dx, s.x.layout().shape().clone())));
+        }
+        if node_gamma.is_some() || node_beta.is_some() {
+            // Column sums over rows: Σ dy·x̂ (γ) and Σ dy (β), per task then added.
+            let rows = x.len() / d;
+            let per_task = rows.div_ceil(4 * rayon::current_num_threads().max(1));
+            let (dg, db) = (0..rows)
+                .into_par_iter()
+                .with_min_len(per_task)
+                .fold(
+                    || (vec![0f32; d], vec![0f32; d]),
+                    |(mut dg, mut db), i| {
+                        let (r, dr) = (&x[i * d..(i + 1) * d], &dy[i * d..(i + 1) * d]);
+                        let (m, rs) = (s.mean[i], s.rstd[i]);
+                        for j in 0..d {
+                            dg[j] += dr[j] * (r[j] - m) * rs;
+                            db[j] += dr[j];
+                        }
+                        (dg, db)
+                    },
+                )
+                .reduce(
+                    || (vec![0f32; d], vec![0f32; d]),
+                    |(mut a, mut b), (c, e)| {
+                        a.iter_mut().zip(&c).for_each(|(x, y)| *x += y);
+                        b.iter_mut().zip(&e).for_each(|(x, y)| *x += y);
+                        (a, b)
+                    },
+                );
+            if let Some(node) = node_gamma {
+                grads.register::<Flex>(node.id, flex(dg, [d]));
+            }
+            if let Some(node) = node_beta {
+                grads.register::<Flex>(node.id, flex(db, [d]));
+            }
+        }
+    }
+}
+
 /// `y[o] = Σ_{i ∈ group(o)} Σ_j w[o, i, j] · x[i][t + j − pad]` for every row pair of `x (B, C, L)`
 /// (zero padding, `pad = (k − 1) / 2`), `w (C, 2, k)`: each output position is summed in
 /// registers over the 2 × k taps, 8 positions at a time.
@@ -987,6 +1099,42 @@ mod tests {
                 let r = rel(f, g);
                 assert!(r < 1e-4, "k {k}, bias {bias}, {name}: relative difference {r}");
             }
+        }
+    }
+
+    /// LayerNorm over the last dimension: output and gradients = burn's `LayerNorm` under generic
+    /// autodiff, to 1e-4.
+    #[test]
+    fn layer_norm_gradients_equal_generic_autodiff() {
+        let device = Default::default();
+        let (batch, len, d) = (3, 7, 19);
+        let mut ln = burn::nn::LayerNormConfig::new(d).with_epsilon(1e-6).init::<Ad>(&device);
+        ln.gamma = burn::module::Param::from_tensor(Tensor::random([d], Distribution::Normal(1.0, 0.5), &device));
+        ln.beta = Some(burn::module::Param::from_tensor(Tensor::random([d], Distribution::Normal(0.0, 0.5), &device)));
+        let x = Tensor::<Ad, 3>::random([batch, len, d], Distribution::Normal(0.3, 2.0), &device);
+        let w = Tensor::<Ad, 3>::random([batch, len, d], Distribution::Normal(0.0, 1.0), &device);
+        let run = |generic: bool| {
+            let go = || {
+                let x = x.clone().require_grad();
+                let out = crate::nn::layer_norm(&ln, x.clone(), 1e-6);
+                let grads = (out.clone() * w.clone()).sum().backward();
+                vec![
+                    data(out),
+                    data(x.grad(&grads).expect("dx")),
+                    data(ln.gamma.grad(&grads).expect("dγ")),
+                    data(ln.beta.as_ref().unwrap().grad(&grads).expect("dβ")),
+                ]
+            };
+            if generic {
+                generic_autodiff(go)
+            } else {
+                go()
+            }
+        };
+        let (fast, generic) = (run(false), run(true));
+        for ((f, g), name) in fast.iter().zip(&generic).zip(["output", "dx", "dγ", "dβ"]) {
+            let r = rel(f, g);
+            assert!(r < 1e-4, "{name}: relative difference {r}");
         }
     }
 }

@@ -145,6 +145,19 @@ fn conv_train<B: Backend>(conv: &Conv1d<B>, x: Tensor<B, 3>) -> Tensor<B, 3> {
     conv.forward(x)
 }
 
+/// burn's `LayerNorm` over the last dimension, whose `eps` is private (so the caller passes the
+/// one it was configured with); on the CPU in training, [`crate::autograd::layer_norm`].
+pub fn layer_norm<B: Backend, const D: usize>(ln: &burn::nn::LayerNorm<B>, x: Tensor<B, D>, eps: f64) -> Tensor<B, D> {
+    #[cfg(all(feature = "flex", not(target_arch = "wasm32")))]
+    if crate::autograd::fast_training::<B>() {
+        if let Some(beta) = &ln.beta {
+            return crate::autograd::layer_norm(x, ln.gamma.val(), beta.val(), eps);
+        }
+    }
+    let _ = eps;
+    ln.forward(x)
+}
+
 /// Visits a Conv1d's `weight` and (if present) `bias`.
 pub fn visit_conv<B: Backend, V: ParamVisitor<B>>(conv: &mut Conv1d<B>, v: &mut V, prefix: &str) {
     v.param(&format!("{prefix}weight"), &mut conv.weight, Layout::Same);

@@ -51,7 +51,7 @@ impl ConformerCoreConfig {
     /// PyTorch-default initialisation (reference §3).
     pub fn init<B: Backend>(&self, device: &B::Device) -> ConformerCore<B> {
         let d = self.dim;
-        let ln = || LayerNormConfig::new(d).with_epsilon(1e-6).init(device);
+        let ln = || LayerNormConfig::new(d).with_epsilon(LN_EPS).init(device);
         let ff = || FeedForward {
             norm: ln(),
             linear1: LinearConfig::new(d, self.ff_mult * d).with_bias(false).init(device),
@@ -97,7 +97,7 @@ pub struct FeedForward<B: Backend> {
 impl<B: Backend> FeedForward<B> {
     /// `(batch, L, D)` → `(batch, L, D)`.
     pub fn forward(&self, x: Tensor<B, 3>) -> Tensor<B, 3> {
-        let x = self.norm.forward(x);
+        let x = crate::nn::layer_norm(&self.norm, x, LN_EPS);
         if crate::kernels::own_gemm::<B>(&x.device()) {
             let ag = crate::kernels::matmul_weight(x, self.linear1.weight.val(), None);
             let [b, l, f2] = ag.dims();
@@ -129,6 +129,9 @@ fn visit_layer_norm<B: Backend, V: ParamVisitor<B>>(ln: &mut LayerNorm<B>, v: &m
     }
 }
 
+/// LayerNorm epsilon of every Conformer LayerNorm (reference §2.3).
+const LN_EPS: f64 = 1e-6;
+
 /// One Conformer-style layer. `(batch, L, D)` → `(batch, L, D)`.
 #[derive(Module, Debug)]
 pub struct ConformerLayer<B: Backend> {
@@ -154,7 +157,7 @@ impl<B: Backend> ConformerLayer<B> {
     /// `(batch, L, D)` → `(batch, L, D)`.
     pub fn forward(&self, x: Tensor<B, 3>) -> Tensor<B, 3> {
         let x = x.clone() + self.ff1.forward(x) * 0.5;
-        let x1 = self.norm1.forward(x.clone());
+        let x1 = crate::nn::layer_norm(&self.norm1, x.clone(), LN_EPS);
         let conv = if crate::kernels::own_gemm::<B>(&x1.device()) {
             // Positions as rows throughout: no transposes.
             use crate::kernels::{depthwise_rows, host, linear_rows};
@@ -170,7 +173,7 @@ impl<B: Backend> ConformerLayer<B> {
             crate::nn::dropout(&self.conv_dropout, relu(conv)).swap_dims(1, 2)
         };
         let x1 = conv + x1; // strided operand on the right: the contiguous one is written in place
-        let x = self.norm2.forward(x + x1);
+        let x = crate::nn::layer_norm(&self.norm2, x + x1, LN_EPS);
         let x = x.clone() + self.attn.forward(x);
         x.clone() + self.ff2.forward(x) * 0.5
     }
