@@ -550,6 +550,6 @@ mod dropout_tests {
         assert!((7_700..8_300).contains(&kept), "{kept} of 10,000 kept at p = 0.2");
         assert!(whole.iter().all(|&v| v == 0.0 || v == 1.25));
         seed_dropout(8);
-        assert_ne!(dropout_mask(100, 0.5), whole[..100].iter().map(|&v| if v == 0.0 { 0.0 } else { 2.0 }).collect::<Vec<_>>());
+        assert_ne!(dropout_mask(10_000, 0.2), whole);
     }
 }

@@ -245,21 +245,26 @@ pub fn on_device<T>(device: DeviceKind, job: impl TrainJob<Output = T>) -> Resul
 #[cfg(feature = "wgpu")]
 fn wgpu_device() -> Result<burn::backend::wgpu::WgpuDevice> {
     let device = burn::backend::wgpu::WgpuDevice::default();
-    // Silence the panic message while probing; the error below says it once, plainly.
+    // Silence the panic messages while probing (burn-wgpu's device thread panics first, then the
+    // caller); the error below gives the first one, once.
+    let first = std::sync::Arc::new(std::sync::Mutex::new(None::<String>));
+    let seen = first.clone();
     let hook = std::panic::take_hook();
-    std::panic::set_hook(Box::new(|_| {}));
+    std::panic::set_hook(Box::new(move |info| {
+        let payload = info.payload();
+        let text = payload.downcast_ref::<&str>().map(|s| s.to_string()).or_else(|| payload.downcast_ref::<String>().cloned());
+        if let Ok(mut slot) = seen.lock() {
+            slot.get_or_insert_with(|| text.unwrap_or_else(|| "unknown error".into()));
+        }
+    }));
     let probe = std::panic::catch_unwind(|| {
         burn::tensor::Tensor::<burn::backend::Wgpu, 1>::from_floats([1.0], &device).into_data()
     });
     std::panic::set_hook(hook);
     match probe {
         Ok(_) => Ok(device),
-        Err(payload) => {
-            let why = payload
-                .downcast_ref::<&str>()
-                .map(|s| s.to_string())
-                .or_else(|| payload.downcast_ref::<String>().cloned())
-                .unwrap_or_else(|| "unknown error".into());
+        Err(_) => {
+            let why = first.lock().ok().and_then(|s| s.clone()).unwrap_or_else(|| "unknown error".into());
             bail!(
                 "--device wgpu: no GPU adapter could be opened ({why}); install the GPU's Vulkan driver, or Mesa's software \
                  Vulkan driver lavapipe (`apt-get install mesa-vulkan-drivers`) to run wgpu on the CPU, or use --device cpu"
