@@ -4,6 +4,9 @@
 #   1. native tests of the whole workspace (golden parity, DataProcessor cases, metrics, …), and
 #      the parity and module fixtures again on the browser's CPU kernels (DREAM_OWN_GEMM=1);
 #   2. `dream` with the CUDA backend type-checks (CI has no GPU);
+#   2b. the GPU path runs on a GPU-style backend: Mesa's software Vulkan driver lavapipe
+#      (mesa-vulkan-drivers, installed with apt-get when missing) under burn-wgpu —
+#      `dream train/predict/ism --device wgpu` equal `--device cpu` (trainer/tests/wgpu.rs);
 #   3. the website builds (`trunk build --release`, wasm32) into dist/ — scripts/web-build.sh sets
 #      up the wasm32 toolchain, trunk, wasm-bindgen-cli and wasm-opt first;
 #   4. browser end-to-end tests in headless Chromium (Debian's chromium + chromium-driver,
@@ -27,6 +30,18 @@ install_chromium() {
   "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y chromium chromium-driver >/dev/null
 }
 
+# Mesa's Vulkan drivers, lavapipe among them (its driver list: /usr/share/vulkan/icd.d/lvp_icd.*.json).
+install_lavapipe() {
+  if compgen -G "/usr/share/vulkan/icd.d/lvp_icd.*.json" >/dev/null; then
+    echo "test.sh: lavapipe present ($(ls /usr/share/vulkan/icd.d/lvp_icd.*.json))"
+    return 0
+  fi
+  local sudo=()
+  [ "$(id -u)" -ne 0 ] && sudo=(sudo)
+  "${sudo[@]}" apt-get update >/dev/null
+  "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y mesa-vulkan-drivers >/dev/null
+}
+
 step "native tests (cargo test --workspace)" cargo test --workspace --locked
 # The browser's CPU kernels (prixfixe::gemm, the default on wasm32) run natively here against the
 # PyTorch golden fixtures: the three DREAM models and every module of the three teams.
@@ -35,6 +50,11 @@ step "parity and module fixtures on the WebAssembly kernels (DREAM_OWN_GEMM=1)" 
 # The test profile (not --release): its build scripts and proc-macros are those just built.
 step "the CUDA backend compiles (runs only where an NVIDIA GPU is present)" \
   cargo check --locked -p dream-trainer --features cuda
+# The GPU code path (burn-wgpu, --device wgpu) on the CPU through lavapipe: a few training steps
+# of the three DREAM models, predict and ism, each equal to the CPU backend's (trainer/tests/wgpu.rs).
+step "lavapipe, Mesa's software Vulkan driver (apt-get when missing)" install_lavapipe
+step "dream --device wgpu on lavapipe equals --device cpu (train, predict, ism)" \
+  cargo test --locked -p dream-trainer --features wgpu --test wgpu -- --nocapture --test-threads 1
 # Sequential on purpose: building the tools in the background of the native tests was measured
 # (2026-12-02, fresh 2-core machine) to save nothing (2,059 s either way): both are CPU-bound.
 step "the website: trunk build --release (tools set up first)" scripts/web-build.sh

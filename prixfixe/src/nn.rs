@@ -18,6 +18,36 @@ use crate::weights::{Layout, ParamVisitor};
 
 thread_local! {
     static EVAL_MODE: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+    /// The dropout stream of this thread: (seed, draws so far).
+    static DROPOUT_RNG: std::cell::Cell<(u64, u64)> = const { std::cell::Cell::new((0, 0)) };
+}
+
+/// Restarts this thread's dropout stream at `seed` (the trainer calls it before every step).
+/// Dropout masks are drawn on the host from this stream, not from the backend's generator, so a
+/// step drops the same units on every backend (CPU, CUDA, wgpu) for the same seed.
+pub fn seed_dropout(seed: u64) {
+    DROPOUT_RNG.with(|r| r.set((seed, 0)));
+}
+
+/// `n` keep/drop factors of dropout with drop probability `prob`: `1 / (1 - prob)` where kept,
+/// 0 where dropped; the next `n` draws of this thread's stream ([`seed_dropout`]; SplitMix64 of
+/// the seed and the draw's index, so the values do not depend on how the draws are batched).
+pub fn dropout_mask(n: usize, prob: f64) -> Vec<f32> {
+    let (seed, start) = DROPOUT_RNG.with(std::cell::Cell::get);
+    DROPOUT_RNG.with(|r| r.set((seed, start + n as u64)));
+    let keep = 1.0 - prob;
+    let scale = (1.0 / keep) as f32;
+    // keep when a uniform 53-bit draw u / 2^53 < keep.
+    let threshold = (keep * (1u64 << 53) as f64) as u64;
+    (0..n as u64)
+        .map(|i| {
+            let mut z = seed.wrapping_add((start + i).wrapping_add(1).wrapping_mul(0x9E37_79B9_7F4A_7C15));
+            z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+            z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+            z ^= z >> 31;
+            if (z >> 11) < threshold { scale } else { 0.0 }
+        })
+        .collect()
 }
 
 /// Runs `f` with every layer in evaluation mode (BatchNorm from its running statistics, dropout
@@ -40,13 +70,17 @@ pub fn training<B: Backend>(device: &B::Device) -> bool {
     B::ad_enabled(device) && !EVAL_MODE.with(std::cell::Cell::get)
 }
 
-/// Dropout in training mode ([`training`]), the identity otherwise.
+/// Dropout in training mode ([`training`]), the identity otherwise. As PyTorch: each element
+/// is zeroed with probability `layer.prob`, the others scaled by `1 / (1 - prob)`; the mask comes
+/// from the host stream of [`seed_dropout`] (the same on every backend).
 pub fn dropout<B: Backend, const D: usize>(layer: &burn::nn::Dropout, x: Tensor<B, D>) -> Tensor<B, D> {
-    if training::<B>(&x.device()) {
-        layer.forward(x)
-    } else {
-        x
+    let device = x.device();
+    if !training::<B>(&device) || layer.prob == 0.0 {
+        return x;
     }
+    let shape = x.shape();
+    let mask = dropout_mask(shape.num_elements(), layer.prob);
+    x * Tensor::<B, D>::from_data(burn::tensor::TensorData::new(mask, shape), &device)
 }
 
 /// Initialisation of a convolution's weights (reference ARCHITECTURE.md §3).
@@ -601,5 +635,25 @@ impl<B: Backend> SelfAttention<B> {
         v.param(&format!("{prefix}in_proj_bias"), &mut self.in_proj_bias, Layout::Same);
         v.param(&format!("{prefix}out_proj.weight"), &mut self.out_proj_weight, Layout::Same);
         v.param(&format!("{prefix}out_proj.bias"), &mut self.out_proj_bias, Layout::Same);
+    }
+}
+
+#[cfg(test)]
+mod dropout_tests {
+    use super::{dropout_mask, seed_dropout};
+
+    #[test]
+    fn dropout_masks_are_seeded_and_independent_of_batching() {
+        seed_dropout(7);
+        let whole = dropout_mask(10_000, 0.2);
+        seed_dropout(7);
+        let mut parts = dropout_mask(3_000, 0.2);
+        parts.extend(dropout_mask(7_000, 0.2));
+        assert_eq!(whole, parts);
+        let kept = whole.iter().filter(|&&v| v != 0.0).count();
+        assert!((7_700..8_300).contains(&kept), "{kept} of 10,000 kept at p = 0.2");
+        assert!(whole.iter().all(|&v| v == 0.0 || v == 1.25));
+        seed_dropout(8);
+        assert_ne!(dropout_mask(10_000, 0.2), whole);
     }
 }

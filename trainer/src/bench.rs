@@ -82,7 +82,7 @@ pub fn run(args: BenchArgs) -> Result<()> {
                 ("wgpu".to_string(), bench_all::<burn::backend::Autodiff<burn::backend::Wgpu>>(&args, Default::default())?)
             }
             #[cfg(not(feature = "wgpu"))]
-            bail!("this `dream` was built without wgpu support; rebuild with `--features wgpu`")
+            bail!("this `dream` was built without wgpu support; rebuild with `cargo build --release -p dream-trainer --features wgpu`")
         }
     };
     let out = json!({

@@ -9,14 +9,13 @@ use std::time::Instant;
 use anyhow::{bail, Context, Result};
 use prixfixe::model::ModelPreset;
 
-use burn::backend::Autodiff;
-use burn::tensor::backend::Backend;
+use burn::tensor::backend::{AutodiffBackend, Backend};
 use prixfixe::predictor::{plan_ism, IsmPlan, Strands, VariantEffect};
-use prixfixe::{CpuBackend, Predictor};
+use prixfixe::Predictor;
 
-use crate::model_io::{load_predictor, load_predictor_for_task, load_predictor_for_task_on, load_predictor_with_dataset};
-use crate::IsmMethod;
-use crate::training::write_atomic;
+use crate::model_io::{load_predictor, load_predictor_for_task_on, load_predictor_with_dataset};
+use crate::training::{on_device, write_atomic, TrainJob};
+use crate::{DeviceKind, IsmMethod};
 
 pub(crate) fn read(path: &Path) -> Result<Vec<u8>> {
     std::fs::read(path).with_context(|| format!("reading {}", path.display()))
@@ -59,13 +58,24 @@ impl From<StrandsArg> for Strands {
     }
 }
 
-/// `dream predict`.
-pub fn predict(model: &Path, combo: Option<prixfixe::combination::Combination>, input: &Path, output: &Path, batch_size: usize, strands: StrandsArg) -> Result<()> {
+/// `dream predict` on `device` (its backend without autodiff).
+pub fn predict(model: &Path, combo: Option<prixfixe::combination::Combination>, input: &Path, output: &Path, batch_size: usize, strands: StrandsArg, device: DeviceKind) -> Result<()> {
     if batch_size == 0 {
         bail!("--batch-size must be positive");
     }
     check_output(output)?;
-    let (predictor, dataset) = crate::model_io::load_predictor_with_combination(model, combo)?;
+    struct Job<'a>(&'a Path, Option<prixfixe::combination::Combination>, &'a Path, &'a Path, usize, StrandsArg);
+    impl TrainJob for Job<'_> {
+        type Output = ();
+        fn run<B: AutodiffBackend>(self, device: B::Device) -> Result<()> {
+            predict_on::<B::InnerBackend>(self.0, self.1, self.2, self.3, self.4, self.5, &device)
+        }
+    }
+    on_device(device, Job(model, combo, input, output, batch_size, strands))
+}
+
+fn predict_on<B: Backend>(model: &Path, combo: Option<prixfixe::combination::Combination>, input: &Path, output: &Path, batch_size: usize, strands: StrandsArg, device: &B::Device) -> Result<()> {
+    let (predictor, dataset) = crate::model_io::load_predictor_with_combination_on::<B>(model, combo, device)?;
     let predictor = predictor.with_batch_size(batch_size);
     let name = input.display().to_string();
     let bytes = read(input)?;
@@ -170,8 +180,8 @@ pub fn predict(model: &Path, combo: Option<prixfixe::combination::Combination>, 
 
 /// Predicts in chunks with a progress bar (shown on a terminal only); `locate(i)` names record
 /// `i` (0-based) in error messages; `flags`: each record's is_reverse.
-pub(crate) fn predict_with_progress(
-    predictor: &prixfixe::Predictor<prixfixe::CpuBackend>,
+pub(crate) fn predict_with_progress<B: Backend>(
+    predictor: &prixfixe::Predictor<B>,
     seqs: &[&str],
     flags: Option<&[bool]>,
     strands: Strands,
@@ -236,22 +246,34 @@ pub(crate) fn sequence_from(source: &IsmSource, what: &str) -> Result<String> {
     }
 }
 
-/// `dream ism`.
-pub fn ism(model: &Path, arch: Option<ModelPreset>, task: Option<&str>, source: &IsmSource, region: Option<&str>, method: IsmMethod, output: &Path, attribution: Option<&Path>, logo: Option<&Path>) -> Result<()> {
+/// `dream ism` on `device`: the exact scan on its backend without autodiff, Taylor ISM with it.
+#[allow(clippy::too_many_arguments)]
+pub fn ism(model: &Path, arch: Option<ModelPreset>, task: Option<&str>, source: &IsmSource, region: Option<&str>, method: IsmMethod, output: &Path, attribution: Option<&Path>, logo: Option<&Path>, device: DeviceKind) -> Result<()> {
     check_output(output)?;
     for extra in [attribution, logo].into_iter().flatten() {
         check_output(extra)?;
     }
     let sequence = &sequence_from(source, "ISM")?;
-    let t0 = Instant::now();
-    let (reference, effects) = match method {
-        IsmMethod::Exact => scan_with(&load_predictor_for_task(model, arch, task)?, sequence, region, Predictor::scan)?,
-        IsmMethod::Taylor => {
-            let p = load_predictor_for_task_on::<Autodiff<CpuBackend>>(model, arch, task, &Default::default())?;
-            eprintln!("note: Taylor ISM is a first-order approximation (gradient × substitution); use --method exact for the model's effects");
-            scan_with(&p, sequence, region, prixfixe::taylor::taylor_ism)?
+    struct Job<'a>(&'a Path, Option<ModelPreset>, Option<&'a str>, &'a str, Option<&'a str>, IsmMethod);
+    impl TrainJob for Job<'_> {
+        type Output = (f32, Vec<VariantEffect>);
+        fn run<B: AutodiffBackend>(self, device: B::Device) -> Result<Self::Output> {
+            let Job(model, arch, task, sequence, region, method) = self;
+            match method {
+                IsmMethod::Exact => {
+                    let p = load_predictor_for_task_on::<B::InnerBackend>(model, arch, task, &device)?;
+                    scan_with(&p, sequence, region, Predictor::scan)
+                }
+                IsmMethod::Taylor => {
+                    let p = load_predictor_for_task_on::<B>(model, arch, task, &device)?;
+                    eprintln!("note: Taylor ISM is a first-order approximation (gradient × substitution); use --method exact for the model's effects");
+                    scan_with(&p, sequence, region, prixfixe::taylor::taylor_ism)
+                }
+            }
         }
-    };
+    }
+    let t0 = Instant::now();
+    let (reference, effects) = on_device(device, Job(model, arch, task, sequence, region, method))?;
     let out = prixfixe::predictor::ism_table(&effects, '\t');
     write_atomic(output, out.as_bytes())?;
     if attribution.is_some() || logo.is_some() {

@@ -1,7 +1,8 @@
 //! `dream`: the native trainer and command-line predictor for DREAM-CNN / DREAM-RNN / DREAM-Attn.
 //!
 //! Subcommands: `train`, `cv`, `predict`, `ism`, `variants`, `tile`, `design`, `evaluate`, `bench` (see `dream --help`). The CPU backend
-//! (burn-flex) is the default; `--device cuda` / `wgpu` need the `cuda` / `wgpu` cargo features.
+//! (burn-flex) is the default; `--device cuda` / `wgpu` (train, predict, ism, bench, grid, cv) need
+//! the `cuda` / `wgpu` cargo features.
 
 mod bench;
 mod combos;
@@ -97,6 +98,9 @@ enum Command {
         /// with its own is_reverse, as the reference benchmark notebooks predict.
         #[arg(long, value_enum, default_value = "both")]
         strands: inference::StrandsArg,
+        /// cpu, cuda or wgpu.
+        #[arg(long, value_enum, default_value = "cpu")]
+        device: DeviceKind,
     },
     /// In-silico mutagenesis: every single-nucleotide substitution of one sequence.
     Ism {
@@ -130,6 +134,9 @@ enum Command {
         /// from one forward and one backward pass).
         #[arg(long, value_enum, default_value_t = IsmMethod::Exact)]
         method: IsmMethod,
+        /// cpu, cuda or wgpu.
+        #[arg(long, value_enum, default_value = "cpu")]
+        device: DeviceKind,
     },
     /// Variant effects for a table of variants: predicted reference, alternative and delta.
     Variants {
@@ -266,11 +273,11 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Train(args) => training::run(args),
         Command::Cv(args) => cv::run(args),
-        Command::Predict { model, arch, combo, input, output, batch_size, strands } => {
-            inference::predict(&model, arch.map(ModelPreset::combination).or(combo), &input, &output, batch_size, strands)
+        Command::Predict { model, arch, combo, input, output, batch_size, strands, device } => {
+            inference::predict(&model, arch.map(ModelPreset::combination).or(combo), &input, &output, batch_size, strands, device)
         }
-        Command::Ism { model, arch, task, source, region, output, attribution, logo, method } => {
-            inference::ism(&model, arch, task.as_deref(), &source.into(), region.as_deref(), method, &output, attribution.as_deref(), logo.as_deref())
+        Command::Ism { model, arch, task, source, region, output, attribution, logo, method, device } => {
+            inference::ism(&model, arch, task.as_deref(), &source.into(), region.as_deref(), method, &output, attribution.as_deref(), logo.as_deref(), device)
         }
         Command::Design(args) => interpret::design(args),
         Command::Variants { model, arch, task, input, output, batch_size } => {

@@ -1,8 +1,11 @@
 //! `dream train`: the reference DREAM Trainer (ARCHITECTURE.md §4) with checkpoints and resume.
 //!
-//! Determinism: the shuffle of epoch `e` is seeded by `(seed, e)` and the backend RNG (dropout) is
-//! re-seeded before every step with `(seed, step)`, so a run resumed from a checkpoint replays
-//! exactly what an uninterrupted run does (CPU backend). Checkpoints are written to a temporary
+//! Determinism: the shuffle of epoch `e` is seeded by `(seed, e)` and the dropout stream
+//! (`prixfixe::nn::seed_dropout`, drawn on the host) is re-seeded before every step with
+//! `(seed, step)`, so a run resumed from a checkpoint replays exactly what an uninterrupted run
+//! does. The initial weights are drawn on the CPU and moved to the device, so a run from the same
+//! seed starts from the same weights and drops the same units on every device (CPU, CUDA, wgpu;
+//! `trainer/tests/wgpu.rs` checks wgpu against the CPU). Checkpoints are written to a temporary
 //! directory and renamed into place, so a kill never leaves a half-written one.
 
 use std::path::{Path, PathBuf};
@@ -12,7 +15,7 @@ use std::time::Instant;
 use anyhow::{bail, Context, Result};
 use burn::module::{AutodiffModule, Module};
 use burn::optim::{adaptor::OptimizerAdaptor, GradientsParams, Optimizer};
-use burn::record::{FullPrecisionSettings, NamedMpkFileRecorder, Recorder};
+use burn::record::{BinBytesRecorder, FullPrecisionSettings, NamedMpkFileRecorder, Recorder};
 use burn::tensor::backend::{AutodiffBackend, Backend};
 use indicatif::{ProgressBar, ProgressStyle};
 use prixfixe::dataset::{Dataset, LabelledTable, Loss, Selection, SplitRole};
@@ -222,18 +225,71 @@ pub fn on_device<T>(device: DeviceKind, job: impl TrainJob<Output = T>) -> Resul
         DeviceKind::Wgpu => {
             #[cfg(feature = "wgpu")]
             {
-                return job.run::<burn::backend::Autodiff<burn::backend::Wgpu>>(Default::default());
+                return job.run::<burn::backend::Autodiff<burn::backend::Wgpu>>(wgpu_device()?);
             }
             #[cfg(not(feature = "wgpu"))]
             {
                 let _ = job;
-                bail!("this `dream` was built without wgpu support; rebuild with `--features wgpu`")
+                bail!("this `dream` was built without wgpu support; rebuild with `cargo build --release -p dream-trainer --features wgpu`")
             }
         }
     }
 }
 
-/// Work generic over the autodiff backend (see [`on_device`]).
+/// The default wgpu device, opened once here so that a machine without a usable adapter gets an
+/// error instead of a panic later (burn-wgpu panics when it finds no adapter). On Linux wgpu uses
+/// Vulkan: a GPU's driver, or Mesa's software driver lavapipe (`mesa-vulkan-drivers`) on the CPU.
+///
+/// # Errors
+/// No adapter could be opened (the message says what wgpu reported).
+#[cfg(feature = "wgpu")]
+fn wgpu_device() -> Result<burn::backend::wgpu::WgpuDevice> {
+    let device = burn::backend::wgpu::WgpuDevice::default();
+    // Silence the panic messages while probing (burn-wgpu's device thread panics first, then the
+    // caller); the error below gives the first one, once.
+    let first = std::sync::Arc::new(std::sync::Mutex::new(None::<String>));
+    let seen = first.clone();
+    let hook = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let payload = info.payload();
+        let text = payload.downcast_ref::<&str>().map(|s| s.to_string()).or_else(|| payload.downcast_ref::<String>().cloned());
+        if let Ok(mut slot) = seen.lock() {
+            slot.get_or_insert_with(|| text.unwrap_or_else(|| "unknown error".into()));
+        }
+    }));
+    let probe = std::panic::catch_unwind(|| {
+        burn::tensor::Tensor::<burn::backend::Wgpu, 1>::from_floats([1.0], &device).into_data()
+    });
+    std::panic::set_hook(hook);
+    match probe {
+        Ok(_) => Ok(device),
+        Err(_) => {
+            let why = first.lock().ok().and_then(|s| s.clone()).unwrap_or_else(|| "unknown error".into());
+            bail!(
+                "--device wgpu: no GPU adapter could be opened ({why}); install the GPU's Vulkan driver, or Mesa's software \
+                 Vulkan driver lavapipe (`apt-get install mesa-vulkan-drivers`) to run wgpu on the CPU, or use --device cpu"
+            )
+        }
+    }
+}
+
+/// The model of `config` initialised from `seed` on the CPU and moved to `device`: backends draw
+/// random numbers differently, so this makes the initial weights depend on the seed only.
+///
+/// # Errors
+/// An invalid configuration; the in-memory record failing to encode or decode.
+pub fn init_on_cpu<B: Backend>(config: &prixfixe::model::PrixFixeConfig, seed: u64, device: &B::Device) -> Result<PrixFixeNet<B>> {
+    let cpu = Default::default();
+    prixfixe::CpuBackend::seed(&cpu, seed);
+    let initial = config.init::<prixfixe::CpuBackend>(&cpu)?;
+    let recorder = BinBytesRecorder::<FullPrecisionSettings>::default();
+    let bytes = recorder.record(initial.into_record(), ()).context("encoding the initial weights")?;
+    let record = recorder.load(bytes, device).context("decoding the initial weights")?;
+    Ok(config.init::<B>(device)?.load_record(record))
+}
+
+/// Work generic over the autodiff backend (see [`on_device`]). The inference commands
+/// (`predict`, `ism`) run on its `B::InnerBackend` (no autodiff: layers in evaluation mode).
 pub trait TrainJob {
     type Output;
     fn run<B: AutodiffBackend>(self, device: B::Device) -> Result<Self::Output>;
@@ -822,8 +878,7 @@ pub fn fit<B: AutodiffBackend>(
     let schedule = recipe.schedule(settings.epochs, steps_per_epoch, train_set.len());
     let beta1 = SharedBeta1::new(schedule.at(0).1.unwrap_or(0.9) as f32);
 
-    B::seed(&device, args.seed);
-    let mut model = config.init::<B>(&device)?;
+    let mut model = init_on_cpu::<B>(&config, args.seed, &device)?;
     let mut optim: Optim<B> = OptimizerAdaptor::from(recipe.optimizer(beta1.clone()));
     let mut state = TrainState::default();
     if args.resume && args.out.join("checkpoint").is_dir() || args.resume && args.out.join("checkpoint.old").is_dir() {
@@ -859,6 +914,7 @@ pub fn fit<B: AutodiffBackend>(
             let idx = &perm[s * batch_size..((s + 1) * batch_size).min(n)];
             let step_seed = mix(args.seed, 1_000_000 + state.global_step as u64);
             B::seed(&device, step_seed);
+            prixfixe::nn::seed_dropout(step_seed);
             let loss = recipe.batch_loss(&model, train_set, &processor, block_loss, target_scale, idx, step_seed, &device);
             let value = loss.clone().into_data().convert::<f64>().to_vec::<f64>().map_err(|e| anyhow::anyhow!("reading the loss: {e:?}"))?[0];
             if !value.is_finite() {

@@ -393,3 +393,28 @@ fn bhi_and_unlockdna_trainer_runs_resume_exactly() {
         assert!(mean > 3.0 && mean < 19.0, "{code}: mean prediction {mean}");
     }
 }
+
+/// `--device cuda|wgpu` on a `dream` built without that feature: an error saying how to rebuild
+/// (predict and ism as train). With the features, tests/wgpu.rs runs the wgpu path.
+#[test]
+fn gpu_devices_without_their_feature_say_how_to_rebuild() {
+    let dir = tempfile::tempdir().unwrap();
+    let weights = root().join("tests/fixtures/cnn_weights.safetensors");
+    let input = dir.path().join("one.txt");
+    std::fs::write(&input, "TGCATTTTTTTCACATCGATCGATCGATCGATCGATCGATCGATCGATCGATCGATCGATCGATCGATCGATCGATCGATCGATCGATCGATCGGTTACGGCTGTT\n").unwrap();
+    let out = dir.path().join("out.tsv");
+    for (device, feature) in [("cuda", cfg!(feature = "cuda")), ("wgpu", cfg!(feature = "wgpu"))] {
+        if feature {
+            continue;
+        }
+        let predict = ["predict", "--model", weights.to_str().unwrap(), "--arch", "dream-cnn", "--input", input.to_str().unwrap(), "--output", out.to_str().unwrap(), "--device", device];
+        let ism = ["ism", "--model", weights.to_str().unwrap(), "--arch", "dream-cnn", "--sequence", "ACGTACGTACGT", "--output", out.to_str().unwrap(), "--device", device];
+        for args in [&predict[..], &ism[..]] {
+            let (ok, _, err) = dream(args);
+            assert!(!ok && !out.exists(), "{err}");
+            assert!(err.contains(&format!("rebuild with `cargo build --release -p dream-trainer --features {device}`")) && !err.contains("panicked"), "{err}");
+        }
+    }
+    let (ok, _, err) = dream(&["predict", "--model", weights.to_str().unwrap(), "--arch", "dream-cnn", "--input", input.to_str().unwrap(), "--output", out.to_str().unwrap(), "--device", "tpu"]);
+    assert!(!ok && err.contains("invalid value 'tpu' for '--device"), "{err}");
+}
