@@ -53,9 +53,12 @@ impl ModuleVisitor<Ad> for Collect {
 fn train(preset: ModelPreset) -> (Vec<f64>, Vec<Vec<f32>>) {
     let device = Default::default();
     Ad::seed(&device, 7);
+    prixfixe::nn::seed_dropout(7);
     let mut model: PrixFixeNet<Ad> = preset.config().init::<Ad>(&device).unwrap();
     let (x, y) = batch(&device);
-    let schedule = OneCycle::new(preset.max_lr(), STEPS + 1);
+    // The first steps of a 100-step schedule (the learning rate still near max_lr / 25, as early in
+    // a real run).
+    let schedule = OneCycle::new(preset.max_lr(), 100);
     let beta1 = SharedBeta1::new(schedule.at(0).1 as f32);
     let mut optim = OptimizerAdaptor::from(CyclicAdamW::reference(beta1.clone()));
     let mut losses = Vec::new();
@@ -99,12 +102,13 @@ fn check(preset: ModelPreset) {
         }
     }
     let ratio = (diff / update).sqrt();
-    eprintln!("{preset}: losses {fast_loss:?}, |w_fast − w_generic| / |w_generic − w_0| = {ratio:.2e}");
+    eprintln!("{preset}: losses {fast_loss:?} (generic {generic_loss:?}), |w_fast − w_generic| / |w_generic − w_0| = {ratio:.2e}");
     assert!(update > 0.0 && ratio < WEIGHT_TOL, "{preset}: weights differ by {ratio:.2e} of the update after {STEPS} steps");
 }
 
 /// Largest difference of the weights between the two paths, relative to the training update
-/// (measured 2026-12-06: 1.1e-5 DREAM-Attn, 6.9e-6 DREAM-CNN, 6.1e-7 DREAM-RNN).
+/// (measured 2026-12-06: 9.8e-5 DREAM-Attn, 4.7e-5 DREAM-CNN, 6.6e-6 DREAM-RNN; the step-3 loss
+/// differs by 2.7e-5 relative for DREAM-CNN, ≤ 1e-6 for the others).
 const WEIGHT_TOL: f64 = 1e-3;
 
 #[test]
