@@ -75,7 +75,12 @@ fn train(preset: ModelPreset) -> (Vec<f64>, Vec<Vec<f32>>) {
     (losses, weights.0)
 }
 
+/// The tests of this file one at a time: the backend's random generator (initial weights) is
+/// process-wide, so two runs seeded at the same time would interleave their draws.
+static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 fn check(preset: ModelPreset) {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     assert!(fast_training::<Ad>(), "the fast path must be on (DREAM_GENERIC_AUTODIFF unset)");
     let (fast_loss, fast_w) = train(preset);
     let (generic_loss, generic_w) = generic_autodiff(|| train(preset));
