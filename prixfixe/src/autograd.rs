@@ -682,13 +682,7 @@ fn pairs_conv(x: &[f32], w: &[f32], c: usize, l: usize, k: usize) -> Vec<f32> {
             let ch = 2 * g + oc;
             let (w0, w1) = (&w[ch * 2 * k..ch * 2 * k + k], &w[ch * 2 * k + k..(ch + 1) * 2 * k]);
             for t0 in (0..l).step_by(T) {
-                let mut acc = [0f32; T];
-                for j in 0..k {
-                    let (a, b) = (&x0[t0 + j..t0 + j + T], &x1[t0 + j..t0 + j + T]);
-                    for q in 0..T {
-                        acc[q] += w0[j] * a[q] + w1[j] * b[q];
-                    }
-                }
+                let acc = crate::kernels::pair_taps(x0, x1, w0, w1, t0);
                 let n = T.min(l - t0);
                 orow[t0..t0 + n].copy_from_slice(&acc[..n]);
             }

@@ -2,9 +2,10 @@
 //! paths: the grouped convolution with 2 channels per group and the fused BatchNorm → SiLU
 //! (DREAM-CNN), the fused LSTM step (DREAM-RNN), softmax and SiLU on a vectorising `exp`
 //! (DREAM-Attn; burn-flex calls libm's `expf` per element and its fused attention is a naive
-//! loop). They run only for inference on the burn-flex backend ([`fast_path`]); training
-//! (autodiff) and GPU backends use the plain burn ops, whose results these kernels reproduce
-//! (checked by the parity tests, which run on this path, and by the unit tests below).
+//! loop). They run only for inference on the burn-flex backend ([`fast_path`]); CPU training has
+//! its own ops with backward passes (`crate::autograd`), GPU backends use the plain burn ops,
+//! whose results these kernels reproduce (checked by the parity tests, which run on this path, and
+//! by the unit tests below).
 
 use std::sync::atomic::{AtomicU8, Ordering};
 
@@ -320,6 +321,21 @@ pub fn swiglu_rows(x: &[f32], m: usize, f: usize) -> Vec<f32> {
     out
 }
 
+/// `Σ_j w0[j]·x0[t0 + j + q] + w1[j]·x1[t0 + j + q]` for the 8 positions `q < 8`: a block of one
+/// output row of a 2-input-channel convolution over zero-padded rows `x0`, `x1` (taps `w0`, `w1`),
+/// summed in registers.
+#[inline(always)]
+pub(crate) fn pair_taps(x0: &[f32], x1: &[f32], w0: &[f32], w1: &[f32], t0: usize) -> [f32; 8] {
+    let mut acc = [0f32; 8];
+    for (j, (&u, &v)) in w0.iter().zip(w1).enumerate() {
+        let (a, b) = (&x0[t0 + j..t0 + j + 8], &x1[t0 + j..t0 + j + 8]);
+        for q in 0..8 {
+            acc[q] += u * a[q] + v * b[q];
+        }
+    }
+    acc
+}
+
 /// Grouped 'same' convolution with 2 input and 2 output channels per group, no bias:
 /// `out[c] = Σ_{i∈{0,1}} Σ_j w[c, i, j] · x[2⌊c/2⌋ + i, t + j − (k−1)/2]`.
 /// `x (batch, C, L)`, `w (C, 2, k)` (PyTorch layout), `k` odd.
@@ -351,13 +367,7 @@ pub fn grouped_conv_pairs<B: Backend>(x: Tensor<B, 3>, w: Tensor<B, 3>, bn_silu:
             let (x0, x1) = (&xp[2 * g * lp..(2 * g + 1) * lp], &xp[(2 * g + 1) * lp..(2 * g + 2) * lp]);
             let (w0, w1) = (&w[ch * 2 * k..(ch * 2 + 1) * k], &w[(ch * 2 + 1) * k..(ch * 2 + 2) * k]);
             for t0 in (0..l).step_by(T) {
-                let mut acc = [0f32; T];
-                for j in 0..k {
-                    let (a, b) = (&x0[t0 + j..t0 + j + T], &x1[t0 + j..t0 + j + T]);
-                    for q in 0..T {
-                        acc[q] += w0[j] * a[q] + w1[j] * b[q];
-                    }
-                }
+                let mut acc = pair_taps(x0, x1, w0, w1, t0);
                 if let Some((a, s)) = &bn {
                     acc.iter_mut().for_each(|v| *v = silu(*v * a[ch] + s[ch]));
                 }
