@@ -947,6 +947,17 @@ mod tests {
         t.into_data().convert::<f32>().into_vec::<f32>().unwrap()
     }
 
+    /// Runs `go` on the fast path and under [`generic_autodiff`]; each named output must agree to a
+    /// relative 1e-4.
+    fn assert_same_as_generic(go: impl Fn() -> Vec<Vec<f32>>, names: &[&str], context: &str) {
+        let (fast, generic) = (go(), generic_autodiff(&go));
+        assert_eq!(fast.len(), generic.len(), "{context}");
+        for ((f, g), name) in fast.iter().zip(&generic).zip(names) {
+            let r = rel(f, g);
+            assert!(f.len() == g.len() && r < 1e-4, "{context} {name}: relative difference {r}");
+        }
+    }
+
     /// The BiLSTM's output and the gradients of a weighted sum of it with respect to the input and
     /// every weight: hand-written backward = burn's generic autodiff, to a relative 1e-4.
     #[test]
@@ -1042,24 +1053,13 @@ mod tests {
         let conv = crate::nn::conv1d_same::<Ad>(channels, channels, k, channels / 2, false, crate::nn::ConvInit::TorchDefault, &device);
         let x = Tensor::<Ad, 3>::random([batch, channels, len], Distribution::Normal(0.0, 1.0), &device);
         let w = Tensor::<Ad, 3>::random([batch, channels, len], Distribution::Normal(0.0, 1.0), &device);
-        let run = |generic: bool| {
-            let go = || {
-                let x = x.clone().require_grad();
-                let out = crate::nn::conv_forward(&conv, x.clone());
-                let grads = (out.clone() * w.clone()).sum().backward();
-                vec![data(out), data(x.grad(&grads).expect("dx")), data(conv.weight.grad(&grads).expect("dw"))]
-            };
-            if generic {
-                generic_autodiff(go)
-            } else {
-                go()
-            }
+        let go = || {
+            let x = x.clone().require_grad();
+            let out = crate::nn::conv_forward(&conv, x.clone());
+            let grads = (out.clone() * w.clone()).sum().backward();
+            vec![data(out), data(x.grad(&grads).expect("dx")), data(conv.weight.grad(&grads).expect("dw"))]
         };
-        let (fast, generic) = (run(false), run(true));
-        for ((f, g), name) in fast.iter().zip(&generic).zip(["output", "dx", "dw"]) {
-            let r = rel(f, g);
-            assert!(r < 1e-4, "{name}: relative difference {r}");
-        }
+        assert_same_as_generic(go, &["output", "dx", "dw"], "");
     }
 
     /// The dense 'same' convolution (k = 1, 7 with bias and without): output and gradients =
@@ -1107,28 +1107,17 @@ mod tests {
         ln.beta = Some(burn::module::Param::from_tensor(Tensor::random([d], Distribution::Normal(0.0, 0.5), &device)));
         let x = Tensor::<Ad, 3>::random([batch, len, d], Distribution::Normal(0.3, 2.0), &device);
         let w = Tensor::<Ad, 3>::random([batch, len, d], Distribution::Normal(0.0, 1.0), &device);
-        let run = |generic: bool| {
-            let go = || {
-                let x = x.clone().require_grad();
-                let out = crate::nn::layer_norm(&ln, x.clone(), 1e-6);
-                let grads = (out.clone() * w.clone()).sum().backward();
-                vec![
-                    data(out),
-                    data(x.grad(&grads).expect("dx")),
-                    data(ln.gamma.grad(&grads).expect("dγ")),
-                    data(ln.beta.as_ref().unwrap().grad(&grads).expect("dβ")),
-                ]
-            };
-            if generic {
-                generic_autodiff(go)
-            } else {
-                go()
-            }
+        let go = || {
+            let x = x.clone().require_grad();
+            let out = crate::nn::layer_norm(&ln, x.clone(), 1e-6);
+            let grads = (out.clone() * w.clone()).sum().backward();
+            vec![
+                data(out),
+                data(x.grad(&grads).expect("dx")),
+                data(ln.gamma.grad(&grads).expect("dγ")),
+                data(ln.beta.as_ref().unwrap().grad(&grads).expect("dβ")),
+            ]
         };
-        let (fast, generic) = (run(false), run(true));
-        for ((f, g), name) in fast.iter().zip(&generic).zip(["output", "dx", "dγ", "dβ"]) {
-            let r = rel(f, g);
-            assert!(r < 1e-4, "{name}: relative difference {r}");
-        }
+        assert_same_as_generic(go, &["output", "dx", "dγ", "dβ"], "");
     }
 }
