@@ -14,6 +14,7 @@ cd "$(dirname "$0")/.."
 [ -f dist/index.html ] || scripts/web-build.sh
 mkdir -p bench docs
 export DREAM_BENCH_OUT="${DREAM_BENCH_OUT:-$PWD/bench/web-$(date -u +%F).json}"
-cargo test --workspace --locked --test web_e2e -- --ignored --nocapture --test-threads 1 \
+# The feature set of scripts/test.sh's test build (another set would rebuild burn).
+cargo test --workspace --locked --features dream-trainer/wgpu --test web_e2e -- --ignored --nocapture --test-threads 1 \
   web_benchmark page_screenshot panel_screenshots 2>&1 | grep -E '^\||^screenshot|panicked|test result'
 echo "figures: $DREAM_BENCH_OUT"

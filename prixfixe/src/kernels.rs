@@ -277,7 +277,9 @@ fn softmax_row(row: &mut [f32], scale: f32) {
         }
         chunks.remainder().iter().fold(acc.into_iter().fold(init, f), |a, v| f(a, *v))
     };
-    let max = lanes(f32::NEG_INFINITY, f32::max, row);
+    // A comparison, not `f32::max`: on wasm32 that is a call to `fmaxf` per element (its NaN
+    // rule differs from the `f32.max` instruction), which keeps the loop scalar.
+    let max = lanes(f32::NEG_INFINITY, |a, b| if a > b { a } else { b }, row);
     row.iter_mut().for_each(|v| *v = exp_approx((*v - max) * scale));
     let inv = 1.0 / lanes(0.0, |a, b| a + b, row);
     row.iter_mut().for_each(|v| *v *= inv);

@@ -553,6 +553,24 @@ impl<B: Backend> BiLstm<B> {
     }
 }
 
+/// `softmax(q kᵀ / √hd) · v` per sample and head, no mask, no attention dropout: `q`, `k`, `v
+/// (batch, heads, L, hd)` → `(batch, heads, L, hd)`. On the CPU in inference the scores and the
+/// softmax are spelled out so the softmax runs on the vectorising exp (burn-flex's fused
+/// attention calls libm's expf per score); in CPU training, [`crate::autograd::attention`]
+/// (hand-written backward); elsewhere burn's `attention`.
+pub fn scaled_attention<B: Backend>(q: Tensor<B, 4>, k: Tensor<B, 4>, v: Tensor<B, 4>) -> Tensor<B, 4> {
+    if kernels::fast_path::<B>(&q.device()) {
+        let hd = q.dims()[3];
+        let scores = q.matmul(k.swap_dims(2, 3)) * (1.0 / (hd as f64).sqrt());
+        return kernels::softmax_last(scores).matmul(v);
+    }
+    #[cfg(all(feature = "flex", not(target_arch = "wasm32")))]
+    if crate::autograd::fast_training::<B>() {
+        return crate::autograd::attention(q, k, v);
+    }
+    attention(q, k, v, None, None, Default::default())
+}
+
 /// Multi-head self-attention as PyTorch's `nn.MultiheadAttention` (no mask, no dropout on the
 /// attention weights): packed `in_proj_weight (3D, D)` = rows `[W_q; W_k; W_v]`, `in_proj_bias
 /// (3D)`, `out_proj` `(D, D)` + bias.
@@ -615,15 +633,7 @@ impl<B: Backend> SelfAttention<B> {
             let bias = self.in_proj_bias.val().narrow(0, i * d, d).reshape([1, 1, d]);
             (x.clone().matmul(w) + bias).reshape([b, l, self.heads, hd]).swap_dims(1, 2)
         }; // (b, heads, l, hd)
-        // softmax(q kᵀ / sqrt(hd)) v; no mask, no attention dropout. The CPU inference fast path
-        // spells it out so the softmax runs on the vectorising exp (burn-flex's fused attention
-        // calls libm's expf per score).
-        let ctx = if kernels::fast_path::<B>(&x.device()) {
-            let scores = project(0).matmul(project(1).swap_dims(2, 3)) * (1.0 / (hd as f64).sqrt());
-            kernels::softmax_last(scores).matmul(project(2))
-        } else {
-            attention(project(0), project(1), project(2), None, None, Default::default())
-        };
+        let ctx = scaled_attention(project(0), project(1), project(2));
         let ctx = ctx.swap_dims(1, 2).reshape([b, l, d]);
         ctx.matmul(self.out_proj_weight.val().transpose().unsqueeze::<3>())
             + self.out_proj_bias.val().reshape([1, 1, d])

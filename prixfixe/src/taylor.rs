@@ -17,17 +17,16 @@
 use burn::tensor::backend::AutodiffBackend;
 use burn::tensor::Tensor;
 
+use crate::data::DataProcessor;
 use crate::predictor::{IsmPlan, Predictor, VariantEffect};
 
-/// The selected output of the plan's reference, `(forward + reverse) / 2` as
-/// [`Predictor::predict_padded`] computes it, and its gradient with respect to the encoded
-/// reference `(2, channels, L)` (rows: as given, reverse complement), flattened.
-///
-/// # Panics
-/// When the plan has no windows (a plan always holds its reference).
-pub fn reference_gradient<B: AutodiffBackend>(p: &Predictor<B>, plan: &IsmPlan) -> (f32, Vec<f32>) {
+/// The selected output of a padded window (the plan's reference: `plan.windows[0]`),
+/// `(forward + reverse) / 2` as [`Predictor::predict_padded`] computes it, and its gradient with
+/// respect to the encoded window `(2, channels, L)` (rows: as given, reverse complement),
+/// flattened.
+pub fn reference_gradient<B: AutodiffBackend>(p: &Predictor<B>, window: &[u8]) -> (f32, Vec<f32>) {
     crate::nn::eval_mode(|| {
-        let x = p.encode_strands(&plan.windows[..1]).require_grad();
+        let x = p.encode_strands(&[window.to_vec()]).require_grad();
         let raw = p.model().forward_logits(x.clone());
         let outputs = p.head().outputs_of(raw);
         let [_, n_out] = outputs.dims();
@@ -44,8 +43,15 @@ pub fn reference_gradient<B: AutodiffBackend>(p: &Predictor<B>, plan: &IsmPlan) 
 /// prediction and effect, in the plan's order — the same shape as
 /// [`crate::predictor::IsmPlan::effects`] gives for the exact scan.
 pub fn taylor_ism<B: AutodiffBackend>(p: &Predictor<B>, plan: &IsmPlan) -> (f32, Vec<VariantEffect>) {
-    let (reference, g) = reference_gradient(p, plan);
-    let processor = p.processor();
+    let (reference, g) = reference_gradient(p, &plan.windows[0]);
+    (reference, taylor_effects(p.processor(), plan, reference, &g))
+}
+
+/// Every variant's approximate prediction and effect from the reference prediction and its
+/// gradient (what [`reference_gradient`] returns, possibly computed elsewhere: the site's scan
+/// workers), in the plan's order. A gradient of the wrong length (not `2 × channels × L`) gives
+/// effects of 0.
+pub fn taylor_effects(processor: &DataProcessor, plan: &IsmPlan, reference: f32, g: &[f32]) -> Vec<VariantEffect> {
     let row = processor.in_channels() * processor.seq_len();
     let encode = |w: &[u8]| {
         let mut buf = vec![0f32; 2 * row];
@@ -54,21 +60,19 @@ pub fn taylor_ism<B: AutodiffBackend>(p: &Predictor<B>, plan: &IsmPlan) -> (f32,
         buf
     };
     let x0 = encode(&plan.windows[0]);
-    let effects = plan
-        .variants
+    plan.variants
         .iter()
         .zip(&plan.windows[1..])
         .map(|(v, w)| {
             let x = encode(w);
             let delta: f32 = if g.len() == x.len() {
-                x.iter().zip(&x0).zip(&g).filter(|((a, b), _)| a != b).map(|((a, b), gi)| (a - b) * gi).sum()
+                x.iter().zip(&x0).zip(g).filter(|((a, b), _)| a != b).map(|((a, b), gi)| (a - b) * gi).sum()
             } else {
                 0.0
             };
             VariantEffect { variant: v.clone(), prediction: reference + delta, delta }
         })
-        .collect();
-    (reference, effects)
+        .collect()
 }
 
 #[cfg(test)]

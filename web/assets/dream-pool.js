@@ -53,7 +53,7 @@ window.dreamPool = (() => {
         w.onmessage = (e) => (e.data.kind === 'ready' ? resolve(e.data.build) : reject(new Error(e.data.message)));
         w.onerror = (e) => reject(new Error(e.message || 'worker failed to start'));
       }));
-      w.postMessage({ kind: 'init', builds, manifest, weights });
+      w.postMessage({ kind: 'init', builds, manifest, weights, warmTaylor: i === 0 });
     }
     // 'relaxed' when every worker runs the relaxed-SIMD build (a worker whose build failed to
     // load fell back to the page's).
@@ -78,14 +78,16 @@ window.dreamPool = (() => {
   // Predicts `count` windows of `len` base codes (Uint8Array, row after row), `chunk` windows per
   // message; calls onChunk(windowsDone, start, values) as each chunk comes back (values: the
   // outputs of windows start..start+values.length). Resolves to a Float32Array of the model's
-  // output number `output` (0 = the first; e.g. 1 = Hk of a DeepSTARR model). `hold` workers
-  // (fewer than all) take no work until release(): the page's thread can use that core meanwhile.
+  // output number `output` (0 = the first; e.g. 1 = Hk of a DeepSTARR model). With `onTaylor`,
+  // the first worker first computes the Taylor ISM preview of window 0 (worker_taylor) and calls
+  // onTaylor(values, null) ([reference, gradient…]) or onTaylor(null, message), then takes
+  // exact windows like the others: the page's thread stays free and no core waits.
   // A run started while another is in progress cancels the older one.
-  async function run(windows, count, len, chunk, onChunk, output, hold) {
+  async function run(windows, count, len, chunk, onChunk, output, onTaylor) {
     if (!ready) throw new Error('no worker pool');
     cancel();
     const id = ++runId;
-    const me = { id, fail: null, release: null };
+    const me = { id, fail: null };
     current = me;
     await ready;
     if (current !== me) throw new Error('cancelled');
@@ -111,24 +113,29 @@ window.dreamPool = (() => {
         w.onerror = (e) => fail(e.message || 'worker error');
         w.postMessage({ kind: 'run', id, windows: windows.slice(start * len, (start + n) * len), count: n, output: output || 0 });
       };
-      const held = Math.min(hold || 0, pool.length - 1);
-      pool.slice(0, pool.length - held).forEach(feed);
-      me.release = () => pool.slice(pool.length - held).forEach(feed);
-      if (me.released) release();
+      if (onTaylor && count > 0) {
+        const [first, ...rest] = pool;
+        first.onmessage = (e) => {
+          const m = e.data;
+          if (m.id !== id || failed) return;
+          // A failed preview is only reported: the exact scan goes on.
+          try {
+            if (m.kind === 'taylor') onTaylor(m.values, null); else onTaylor(null, m.message || 'worker error');
+          } finally {
+            feed(first);
+          }
+        };
+        first.onerror = (e) => fail(e.message || 'worker error');
+        first.postMessage({ kind: 'taylor', id, window: windows.slice(0, len), output: output || 0 });
+        rest.forEach(feed);
+      } else {
+        pool.forEach(feed);
+      }
     });
-  }
-
-  // Hands work to the workers the run in progress holds back (see run).
-  function release() {
-    if (!current) return;
-    current.released = true;
-    const r = current.release;
-    current.release = null;
-    if (r) r();
   }
 
   // Resolves to the number of workers once they have loaded the model (0: no pool).
   const whenReady = () => (ready || Promise.resolve(0)).catch(() => 0);
 
-  return { init, run, release, cancel, stop, whenReady, size: () => workers.length, simd: () => simd };
+  return { init, run, cancel, stop, whenReady, size: () => workers.length, simd: () => simd };
 })();

@@ -1,6 +1,7 @@
 // Web Worker of dream-pool.js: loads a build of the page's wasm module (the same code as the
 // page, started without a document; the relaxed-SIMD build where the pool offers it, else the
-// page's own) and runs the CPU model on the windows it is sent.
+// page's own) and runs the CPU model on the windows it is sent, or the Taylor ISM preview's
+// forward and backward pass on one window.
 let api = null;
 let build = -1;
 self.onmessage = async ({ data: m }) => {
@@ -23,10 +24,18 @@ self.onmessage = async ({ data: m }) => {
         if (!api) throw err || new Error('no wasm build to load');
       }
       api.worker_load(m.manifest, m.weights);
+      // The worker that computes scans' Taylor previews warms that path up before it says it is
+      // ready (a scan asked for meanwhile would wait for it anyway, and its preview run cold).
+      if (m.warmTaylor) {
+        try { api.worker_taylor_warm(); } catch (e) { /* the preview then runs cold */ }
+      }
       self.postMessage({ kind: 'ready', build });
     } else if (m.kind === 'run') {
       const values = api.worker_predict(m.windows, m.count, m.output || 0);
       self.postMessage({ kind: 'done', id: m.id, values }, [values.buffer]);
+    } else if (m.kind === 'taylor') {
+      const values = api.worker_taylor(m.window, m.output || 0);
+      self.postMessage({ kind: 'taylor', id: m.id, values }, [values.buffer]);
     }
   } catch (err) {
     self.postMessage({ kind: 'error', id: m && m.id, message: String((err && err.message) || err) });

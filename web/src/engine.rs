@@ -269,16 +269,39 @@ pub fn pool_simd() -> String {
 
 /// Output number `output` of padded windows computed by the worker pool, `CHUNK` windows per
 /// message; `on_chunk(done, start, values)` as each chunk comes back (the outputs of windows
-/// `start..start + values.len()`; `done` windows so far). `hold` workers take no work until
-/// [`pool_release`]. Starting a run cancels the pool's previous one.
+/// `start..start + values.len()`; `done` windows so far). With `on_taylor`, the first worker
+/// first computes the Taylor ISM preview of window 0 and `on_taylor` gets
+/// `Ok((reference, gradient))` (`prixfixe::taylor::reference_gradient`'s values) or the
+/// worker's error; the exact scan goes on either way. Starting a run cancels the pool's
+/// previous one.
 ///
 /// # Errors
 /// A worker's error message; `cancelled` when [`pool_cancel`] or a newer run stopped it.
-pub async fn pool_predict(windows: &[Vec<u8>], output: usize, hold: usize, mut on_chunk: impl FnMut(usize, usize, Vec<f32>) + 'static) -> Result<Vec<f32>, String> {
+pub async fn pool_predict(
+    windows: &[Vec<u8>],
+    output: usize,
+    mut on_chunk: impl FnMut(usize, usize, Vec<f32>) + 'static,
+    on_taylor: Option<Box<dyn FnOnce(Result<(f32, Vec<f32>), String>)>>,
+) -> Result<Vec<f32>, String> {
     let len = windows.first().map_or(0, Vec::len);
     let flat: Vec<u8> = windows.concat();
     let cb = wasm_bindgen::closure::Closure::<dyn FnMut(u32, u32, js_sys::Float32Array)>::new(move |done: u32, start: u32, values: js_sys::Float32Array| {
         on_chunk(done as usize, start as usize, values.to_vec());
+    });
+    let taylor_cb = on_taylor.map(|f| {
+        let mut f = Some(f);
+        wasm_bindgen::closure::Closure::<dyn FnMut(JsValue, JsValue)>::new(move |values: JsValue, err: JsValue| {
+            let Some(f) = f.take() else { return };
+            if values.is_null() || values.is_undefined() {
+                f(Err(err.as_string().unwrap_or_else(|| "the worker failed".into())));
+            } else {
+                let v = js_sys::Float32Array::new(&values).to_vec();
+                match v.split_first() {
+                    Some((&reference, g)) => f(Ok((reference, g.to_vec()))),
+                    None => f(Err("empty Taylor result".into())),
+                }
+            }
+        })
     });
     let args = [
         Uint8Array::from(flat.as_slice()).into(),
@@ -287,17 +310,13 @@ pub async fn pool_predict(windows: &[Vec<u8>], output: usize, hold: usize, mut o
         JsValue::from(CHUNK as u32),
         cb.as_ref().clone(),
         JsValue::from(output as u32),
-        JsValue::from(hold as u32),
+        taylor_cb.as_ref().map_or(JsValue::UNDEFINED, |c| c.as_ref().clone()),
     ];
     let promise: Promise = pool_call("run", &args)?.dyn_into().map_err(|_| "run")?;
     let out = JsFuture::from(promise).await.map_err(js_err)?;
     drop(cb);
+    drop(taylor_cb);
     Ok(js_sys::Float32Array::new(&out).to_vec())
-}
-
-/// Lets the workers held back by [`pool_predict`]'s `hold` take work.
-pub fn pool_release() {
-    let _ = pool_call("release", &[]);
 }
 
 /// Stops the pool's run in progress at once (its promise rejects with `cancelled`; chunks in

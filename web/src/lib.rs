@@ -52,7 +52,16 @@ pub fn start() {
 thread_local! {
     static WORKER_MODEL: std::cell::RefCell<Option<prixfixe::Predictor<prixfixe::CpuBackend>>> =
         const { std::cell::RefCell::new(None) };
+    /// The bundle on the CPU autodiff backend for Taylor ISM previews, with the output it scores.
+    static WORKER_TAYLOR: std::cell::RefCell<Option<(usize, prixfixe::Predictor<TaylorBackend>)>> =
+        const { std::cell::RefCell::new(None) };
+    static WORKER_BUNDLE: std::cell::RefCell<Option<prixfixe::bundle::Bundle>> = const { std::cell::RefCell::new(None) };
 }
+
+/// The CPU backend with autodiff: Taylor ISM previews (`prixfixe::taylor`), on the page and in
+/// the scan workers.
+#[cfg(target_arch = "wasm32")]
+pub type TaylorBackend = burn::backend::Autodiff<prixfixe::CpuBackend>;
 
 /// Web Worker side of the SNV-scan pool: loads a bundle (`model.json` bytes, weights bytes) on
 /// the CPU backend.
@@ -68,7 +77,63 @@ pub fn worker_load(manifest: &[u8], weights: Vec<u8>) -> Result<(), wasm_bindgen
     // optimising tier before the first chunk of a scan instead of during it (~20 % slower).
     let _ = predictor.predict_padded(&[vec![0u8; predictor.processor().seq_len()]]);
     WORKER_MODEL.with(|m| *m.borrow_mut() = Some(predictor));
+    // The Taylor predictor of output 0 now, so that a scan's preview pays only its two passes.
+    let taylor = bundle.predictor::<TaylorBackend>(&Default::default()).map_err(|e| e.to_string())?;
+    WORKER_TAYLOR.with(|t| *t.borrow_mut() = Some((0, taylor)));
+    WORKER_BUNDLE.with(|b| *b.borrow_mut() = Some(bundle));
     Ok(())
+}
+
+/// Web Worker side: one Taylor ISM pass on an all-A window of output 0, result dropped, so that
+/// the first scan's preview runs warm (its first pass takes ~1.5–2× as long: the engine's
+/// optimising tier and the autodiff graph's first allocations). The pool asks its first worker
+/// for it after the model is loaded.
+///
+/// # Errors
+/// No model loaded.
+#[cfg(target_arch = "wasm32")]
+#[wasm_bindgen::prelude::wasm_bindgen]
+pub fn worker_taylor_warm() -> Result<(), wasm_bindgen::JsValue> {
+    let len = WORKER_TAYLOR.with(|t| t.borrow().as_ref().map(|(_, p)| p.processor().seq_len())).ok_or("no model loaded in this worker")?;
+    worker_taylor(&vec![0u8; len], 0).map(|_| ())
+}
+
+/// Web Worker side of the SNV scan's Taylor ISM preview: the reference prediction of output
+/// `output` and its gradient with respect to the encoded window, `[reference, g...]` with `g`
+/// `(2, channels, L)` flattened (`prixfixe::taylor::reference_gradient`); the page turns it into
+/// every SNV's approximate effect (`prixfixe::taylor::taylor_effects`).
+///
+/// # Errors
+/// No model loaded, a window that is not the model's length, or an output the model does not
+/// have.
+#[cfg(target_arch = "wasm32")]
+#[wasm_bindgen::prelude::wasm_bindgen]
+pub fn worker_taylor(window: &[u8], output: usize) -> Result<Vec<f32>, wasm_bindgen::JsValue> {
+    WORKER_BUNDLE.with(|b| {
+        let b = b.borrow();
+        let bundle = b.as_ref().ok_or("no model loaded in this worker")?;
+        WORKER_TAYLOR.with(|t| {
+            let mut t = t.borrow_mut();
+            let outputs = t.as_ref().map_or(1, |(_, p)| p.head().outputs());
+            if output >= outputs {
+                return Err(format!("output {output}: the model has {outputs}").into());
+            }
+            if t.as_ref().is_none_or(|(o, _)| *o != output) {
+                let p = bundle.predictor::<TaylorBackend>(&Default::default()).map_err(|e| e.to_string())?.with_output(output);
+                *t = Some((output, p));
+            }
+            let (_, p) = t.as_ref().expect("set above");
+            let len = p.processor().seq_len();
+            if window.len() != len {
+                return Err(format!("{} bytes is not one window of {len} bp", window.len()).into());
+            }
+            let (reference, g) = prixfixe::taylor::reference_gradient(p, window);
+            let mut out = Vec::with_capacity(1 + g.len());
+            out.push(reference);
+            out.extend(g);
+            Ok(out)
+        })
+    })
 }
 
 /// Web Worker side of the SNV-scan pool: output number `output` (fwd/RC average, training

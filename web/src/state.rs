@@ -253,18 +253,19 @@ pub async fn predict_chunked(state: State, windows: &[Vec<u8>], mut progress: im
 /// Web Worker pool when it runs (a pool failure is noted and the page's thread takes over), else
 /// on the page's thread in chunks; `progress(done)` as windows finish.
 pub async fn predict_expressions(state: State, windows: &[Vec<u8>], progress: impl Fn(usize) + Copy + 'static) -> Result<Vec<f32>, String> {
-    predict_streaming(state, windows, 0, || false, move |done, _, _| progress(done)).await
+    predict_streaming(state, windows, None, || false, move |done, _, _| progress(done)).await
 }
 
 /// [`predict_expressions`], streamed and cancellable: `on_chunk(done, start, values)` as each
 /// chunk of windows finishes (values of windows `start..start + values.len()`, in any order on
 /// the pool); stops with the error `cancelled` once `cancelled()` is true (checked between
 /// chunks on the page's thread; the caller stops the pool with [`engine::pool_cancel`]). On the
-/// pool, `hold` workers wait for [`engine::pool_release`] before they take work.
+/// pool, `on_taylor` gets the Taylor ISM preview of window 0 from the first worker
+/// ([`engine::pool_predict`]); elsewhere it is dropped unused.
 pub async fn predict_streaming<F: FnMut(usize, usize, &[f32]) + 'static>(
     state: State,
     windows: &[Vec<u8>],
-    hold: usize,
+    on_taylor: Option<Box<dyn FnOnce(Result<(f32, Vec<f32>), String>)>>,
     cancelled: impl Fn() -> bool,
     on_chunk: F,
 ) -> Result<Vec<f32>, String> {
@@ -272,7 +273,7 @@ pub async fn predict_streaming<F: FnMut(usize, usize, &[f32]) + 'static>(
     let on_cpu = engine().is_some_and(|e| e.kind() == BackendKind::Cpu);
     if on_cpu && engine::pool_size() > 0 {
         let cb = on_chunk.clone();
-        match engine::pool_predict(windows, state.output.get_untracked(), hold, move |done, start, values| (cb.borrow_mut())(done, start, &values)).await {
+        match engine::pool_predict(windows, state.output.get_untracked(), move |done, start, values| (cb.borrow_mut())(done, start, &values), on_taylor).await {
             Ok(values) => return Ok(values),
             Err(e) if e == CANCELLED || cancelled() => return Err(CANCELLED.into()),
             Err(e) => state.notes.update(|n| n.push(format!("The Web Workers failed ({e}); running on the page's thread."))),
@@ -319,7 +320,7 @@ pub fn taylor_predictor(output: usize) -> Result<Rc<prixfixe::Predictor<TaylorBa
 }
 
 /// The backend of [`taylor_predictor`]: the CPU backend with autodiff.
-pub type TaylorBackend = burn::backend::Autodiff<prixfixe::CpuBackend>;
+pub use crate::TaylorBackend;
 
 /// Where [`predict_expressions`] ran, for status lines: ` on N Web Worker(s), relaxed SIMD`
 /// (or `plain SIMD`), ` on WebGPU` or ` on the page's thread`.

@@ -4,7 +4,8 @@
 //! (`prixfixe::attribution`, what `dream ism --attribution --logo` writes).
 //!
 //! A scan first shows the Taylor ISM preview (`prixfixe::taylor`, what `dream ism --method
-//! taylor` writes: one forward and one backward pass, labelled approximate), then replaces its
+//! taylor` writes: one forward and one backward pass, labelled approximate), computed by the
+//! first scan worker (`worker_taylor`) while the others start the exact scan, then replaces its
 //! cells by the exact effects as the worker pool's chunks come back. Cancel stops a scan at
 //! once and keeps what it has; a new scan cancels the one running.
 
@@ -212,18 +213,19 @@ pub fn run(state: State) {
     sc.status.set(format!("scanning {total} variants: approximate preview first…"));
     let output = state.output.get_untracked();
     let what = state.assay.get_untracked().change_words(output);
-    // On a pool of 4 or more workers the exact scan starts first, one worker held back while the
-    // page's thread computes the preview. With fewer the preview comes first (measured on 2
-    // cores: one worker running beside it slowed the preview by ~20 %, past 1 s), as it does
-    // off the pool.
-    let pooled = eng.kind() == BackendKind::Cpu && engine::pool_size() >= 4;
+    // On the worker pool the first worker computes the Taylor preview while the others start
+    // the exact scan (it joins them afterwards): the page's thread stays free. Off the pool
+    // (WebGPU, no workers) the page's thread computes the preview first.
+    let pooled = eng.kind() == BackendKind::Cpu && engine::pool_size() >= 1;
+    let processor = eng.processor().clone();
     spawn_local(async move {
         let t0 = engine::now_ms();
         let windows = plan.windows.clone();
         let partial = Rc::new(RefCell::new(Partial { exact: vec![None; windows.len()], plan, id: entry.id.clone(), what, range, taylor: None }));
         let p = partial.clone();
-        // The heatmap is redrawn at most every 250 ms (each redraw takes the page's thread from
-        // the workers on a machine with few cores); the status line at every chunk.
+        // The heatmap is redrawn at most every 500 ms (each redraw, ~1,000 SVG cells parsed and
+        // painted, takes the page's thread from the workers on a machine with few cores); the
+        // status line at every chunk.
         let last_draw = std::cell::Cell::new(f64::NEG_INFINITY);
         let on_chunk = move |done: usize, start: usize, values: &[f32]| {
             if !mine() {
@@ -239,14 +241,41 @@ pub fn run(state: State) {
             sc.exact.set((known, total));
             sc.status.set(format!("exact scan: {} / {total} variants…", done.saturating_sub(1).min(total)));
             let now = engine::now_ms();
-            if now - last_draw.get() >= 250.0 {
+            if now - last_draw.get() >= 500.0 {
                 last_draw.set(now);
                 sc.view.set(p.progress_view());
             }
         };
+        // The Taylor preview, from a worker or the page's thread: shown unless a newer scan
+        // started or this one finished first.
+        let shown = partial.clone();
+        let show_taylor = move |taylor: Result<(f32, Vec<VariantEffect>), String>| {
+            if !mine() {
+                return;
+            }
+            match taylor {
+                Ok(t) => {
+                    shown.borrow_mut().taylor = Some(t);
+                    let ms = engine::now_ms() - t0;
+                    sc.preview_ms.set(Some(ms));
+                    sc.preview.set(format!("Approximate preview (Taylor ISM: gradient × substitution, one forward and one backward pass) shown after {ms:.0} ms; faded cells are still approximate."));
+                    if sc.running.get_untracked() {
+                        sc.view.set(shown.borrow().progress_view());
+                    }
+                }
+                Err(e) => sc.preview.set(format!("No approximate preview ({e}).")),
+            }
+        };
+        let in_worker = pooled.then(|| {
+            let p = partial.clone();
+            let show = show_taylor.clone();
+            Box::new(move |r: Result<(f32, Vec<f32>), String>| {
+                show(r.map(|(reference, g)| (reference, prixfixe::taylor::taylor_effects(&processor, &p.borrow().plan, reference, &g))));
+            }) as Box<dyn FnOnce(Result<(f32, Vec<f32>), String>)>
+        });
         let partial_exact = partial.clone();
         let exact = async move {
-            let result = predict_streaming(state, &windows, usize::from(pooled), move || !mine(), on_chunk).await;
+            let result = predict_streaming(state, &windows, in_worker, move || !mine(), on_chunk).await;
             if !mine() {
                 return;
             }
@@ -297,36 +326,18 @@ pub fn run(state: State) {
             sc.running.set(false);
             state.busy.set(false);
         };
-        let mut exact = Some(exact);
-        if pooled {
-            spawn_local(exact.take().expect("not started"));
-        }
-        // Lets the page paint the button state (and the exact scan post its first chunks).
-        engine::yield_to_browser().await;
-        // The Taylor preview: one forward and one backward pass on the page's thread.
-        let taylor = taylor_predictor(output).map(|p| prixfixe::taylor::taylor_ism(&p, &partial.borrow().plan));
-        if pooled && mine() {
-            engine::pool_release();
-        }
-        if !mine() {
-            return;
-        }
-        match taylor {
-            Ok(t) => {
-                partial.borrow_mut().taylor = Some(t);
-                let ms = engine::now_ms() - t0;
-                sc.preview_ms.set(Some(ms));
-                sc.preview.set(format!("Approximate preview (Taylor ISM: gradient × substitution, one forward and one backward pass) shown after {ms:.0} ms; faded cells are still approximate."));
-                if sc.running.get_untracked() {
-                    sc.view.set(partial.borrow().progress_view());
-                }
+        if !pooled {
+            // Lets the page paint the button state first.
+            engine::yield_to_browser().await;
+            // The Taylor preview: one forward and one backward pass on the page's thread.
+            let taylor = taylor_predictor(output).map(|p| prixfixe::taylor::taylor_ism(&p, &partial.borrow().plan));
+            show_taylor(taylor);
+            if !mine() {
+                return;
             }
-            Err(e) => sc.preview.set(format!("No approximate preview ({e}).")),
-        }
-        if let Some(exact) = exact {
             sc.status.set(format!("exact scan: 0 / {total} variants…"));
-            exact.await;
         }
+        exact.await;
     });
 }
 
