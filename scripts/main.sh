@@ -6,7 +6,7 @@
 # (data/dream/train_demo.tsv, 6,370 real rows; 10 % held out for validation) on the CPU with the
 # reference DREAM Trainer, then score it on the public DREAM test labels the way the challenge did.
 #   MODEL=dream-rnn EPOCHS=4 scripts/main.sh [more dream-train flags, e.g. --steps-per-epoch 2]
-#   (defaults: dream-cnn, 2 epochs; each epoch is 12 steps of 1024 sequences, ~7 min on 2 cores
+#   (defaults: dream-cnn, 2 epochs; each epoch is 12 steps of 1024 sequences, ~4.5 min on 2 cores
 #   (measured 2026-12-06); timing.csv records the seconds per epoch)
 # Output: runs/$MODEL/ (metrics.csv, curves.svg, model_best.safetensors, checkpoint/, evaluation.json)
 set -euo pipefail

@@ -268,7 +268,20 @@ fn parse_combo(s: &str) -> Result<Combination, String> {
     s.parse()
 }
 
+/// mimalloc keeps the large tensor buffers a training step frees for the next step's
+/// allocations; glibc's malloc unmaps each one and the next faults its pages in again.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+/// `mi_option_purge_delay` in mimalloc.h (v2 and v3): how long freed memory stays committed
+/// before it is returned to the OS, in ms; -1 = never. With its default (10 ms) a batch-1024
+/// DREAM-CNN step took 34 s, with -1 22 s (glibc: 37 s; the process keeps its peak memory,
+/// which the next step needs again anyway).
+const MI_OPTION_PURGE_DELAY: libmimalloc_sys::mi_option_t = 15;
+
 fn main() -> ExitCode {
+    // SAFETY: sets a mimalloc option (a plain integer store); any thread may call it at any time.
+    unsafe { libmimalloc_sys::mi_option_set(MI_OPTION_PURGE_DELAY, -1) };
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Train(args) => training::run(args),
