@@ -60,6 +60,7 @@ pub fn run(args: BenchArgs) -> Result<()> {
     if args.batch_size == 0 || args.steps == 0 {
         bail!("--batch-size and --steps must be positive");
     }
+    crate::keep_freed_memory();
     let (device_name, results) = match args.device {
         DeviceKind::Cpu => {
             let threads = std::env::var("RAYON_NUM_THREADS").ok().and_then(|s| s.parse().ok()).unwrap_or_else(num_cpus);

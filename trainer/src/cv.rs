@@ -261,6 +261,7 @@ fn cross_validate<B: AutodiffBackend>(args: CvArgs, device: B::Device) -> Result
                     std::fs::remove_dir_all(&run_dir).with_context(|| format!("clearing {}", run_dir.display()))?;
                 }
                 let extra = serde_json::json!({ "cv": { "held_out": test, "validation_fold": val, "files": names_of_files } });
+                crate::keep_freed_memory();
                 let outcome = fit::<B>(&train_args, &dataset, &table.set.select(&train_rows), &table.set.select(&val_rows), extra, device.clone())?;
                 if !outcome.finished || interrupted() {
                     eprintln!("cross-validation interrupted; run the same `dream cv` command again to resume");

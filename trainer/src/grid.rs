@@ -491,6 +491,7 @@ fn grid<B: AutodiffBackend>(args: GridArgs, device: B::Device) -> Result<()> {
             let (train_set, val_set) = data.sets.get(&c.trainer).ok_or_else(|| {
                 anyhow::anyhow!("{}", data.unavailable.get(&c.trainer).cloned().unwrap_or_else(|| "no data for this DataProcessor".into()))
             })?;
+            crate::keep_freed_memory();
             std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| fit::<B>(&train_args, &dataset, train_set, val_set, extra, device.clone())))
                 .unwrap_or_else(|p| Err(anyhow::anyhow!("training panicked: {}", panic_message(p.as_ref()))))
         });

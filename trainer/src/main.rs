@@ -274,14 +274,21 @@ fn parse_combo(s: &str) -> Result<Combination, String> {
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 /// `mi_option_purge_delay` in mimalloc.h (v2 and v3): how long freed memory stays committed
-/// before it is returned to the OS, in ms; -1 = never. With its default (10 ms) a batch-1024
-/// DREAM-CNN step took 34 s, with -1 22 s (glibc: 37 s; the process keeps its peak memory,
-/// which the next step needs again anyway).
+/// before it is returned to the OS, in ms; -1 = never.
 const MI_OPTION_PURGE_DELAY: libmimalloc_sys::mi_option_t = 15;
 
-fn main() -> ExitCode {
+/// From now on freed memory stays with the process for reuse (mimalloc never purges it). Called
+/// once the training data is loaded: a training step frees and reallocates the same large
+/// buffers, and returning them to the OS made the next step fault them in again (batch-1024
+/// DREAM-CNN step: 34 s with mimalloc's default 10 ms delay, 35 s with 1 s, 22 s never; glibc
+/// 37 s). Not from the start: loading the full challenge file would then peak at 1.08 GB
+/// instead of ~0.64 GB (`scripts/bench-memory.sh`, goal ≤ 1 GB).
+pub(crate) fn keep_freed_memory() {
     // SAFETY: sets a mimalloc option (a plain integer store); any thread may call it at any time.
     unsafe { libmimalloc_sys::mi_option_set(MI_OPTION_PURGE_DELAY, -1) };
+}
+
+fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Train(args) => training::run(args),

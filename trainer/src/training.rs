@@ -794,6 +794,7 @@ fn train<B: AutodiffBackend>(args: TrainArgs, device: B::Device) -> Result<()> {
         }
         return Ok(());
     }
+    crate::keep_freed_memory();
     fit::<B>(&args, &dataset, &train_set, &val_set, serde_json::json!({}), device).map(|_| ())
 }
 
