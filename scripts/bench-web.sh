@@ -16,5 +16,5 @@ mkdir -p bench docs
 export DREAM_BENCH_OUT="${DREAM_BENCH_OUT:-$PWD/bench/web-$(date -u +%F).json}"
 # The feature set of scripts/test.sh's test build (another set would rebuild burn).
 cargo test --workspace --locked --features dream-trainer/wgpu --test web_e2e -- --ignored --nocapture --test-threads 1 \
-  web_benchmark page_screenshot panel_screenshots 2>&1 | grep -E '^\||^screenshot|panicked|test result'
+  web_benchmark page_screenshot panel_screenshots 2>&1 | grep -E '^\||^screenshot|panicked|test result|pool:'
 echo "figures: $DREAM_BENCH_OUT"

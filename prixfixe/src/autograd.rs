@@ -294,20 +294,49 @@ pub(crate) fn lstm_forward(x: &[f32], w_ih: &[f32], w_hh: &[f32], bias: &[f32], 
             .zip(h_t.par_chunks_mut(h))
             .enumerate()
             .for_each(|(r, ((a, c), hr))| {
-                let cp = c_prev.map(|cp| &cp[r * h..(r + 1) * h]);
-                for j in 0..h {
-                    let i = sigmoid(a[j]);
-                    let f = sigmoid(a[h + j]);
-                    let g = tanh(a[2 * h + j]);
-                    let o = sigmoid(a[3 * h + j]);
-                    let cv = f * cp.map_or(0.0, |cp| cp[j]) + i * g;
-                    (a[j], a[h + j], a[2 * h + j], a[3 * h + j]) = (i, f, g, o);
-                    c[j] = cv;
-                    hr[j] = o * tanh(cv);
-                }
+                crate::kernels::lstm_cell::<true>(a, c_prev.map(|cp| &cp[r * h..(r + 1) * h]), c, hr);
             });
     }
     (gates, cells, hidden)
+}
+
+/// Backward pass of one row's cell update ([`crate::kernels::lstm_cell`]): from the activated
+/// gates `a (4H)`, the cell `c_t` and `c_prev` (zero when `None`), and the gradients reaching
+/// `h_t` from the output (`d_h`) and from step t+1 (`dh_next`), writes the pre-activation gate
+/// gradients `dg (4H)` and turns `dc` (the gradient reaching `c_t` from step t+1) into that of
+/// `c_prev`. Slices cut to `H` so the loop vectorises.
+#[inline(always)]
+fn lstm_cell_backward(a: &[f32], c_t: &[f32], c_prev: Option<&[f32]>, d_h: &[f32], dh_next: &[f32], dc: &mut [f32], dg: &mut [f32]) {
+    let h = dc.len();
+    let (ai, af, ag, ao) = (&a[..h], &a[h..2 * h], &a[2 * h..3 * h], &a[3 * h..4 * h]);
+    let (c_t, d_h, dh_next) = (&c_t[..h], &d_h[..h], &dh_next[..h]);
+    let (gi, rest) = dg.split_at_mut(h);
+    let (gf, rest) = rest.split_at_mut(h);
+    let (gg, go) = rest.split_at_mut(h);
+    let go = &mut go[..h];
+    macro_rules! step {
+        ($cp:expr) => {
+            for j in 0..h {
+                let cp = $cp(j);
+                let (i, f, g, o) = (ai[j], af[j], ag[j], ao[j]);
+                let dh = d_h[j] + dh_next[j];
+                let tc = tanh(c_t[j]);
+                let dcv = dc[j] + dh * o * (1.0 - tc * tc);
+                gi[j] = dcv * g * i * (1.0 - i);
+                gf[j] = dcv * cp * f * (1.0 - f);
+                gg[j] = dcv * i * (1.0 - g * g);
+                go[j] = dh * tc * o * (1.0 - o);
+                dc[j] = dcv * f;
+            }
+        };
+    }
+    match c_prev {
+        Some(cp) => {
+            let cp = &cp[..h];
+            step!(|j: usize| cp[j]);
+        }
+        None => step!(|_| 0.0),
+    }
 }
 
 /// The cell block of time `t` (mutable) and of the previous step `prev` (read-only) in `cells`
@@ -358,19 +387,9 @@ impl Backward<Flex, 5> for LstmBackward {
                 .zip(dc_next.par_chunks_mut(h))
                 .enumerate()
                 .for_each(|(r, (dg, dc_row))| {
-                    let a = &gates_t[r * g4..(r + 1) * g4];
-                    for j in 0..h {
-                        let (i, f, g, o) = (a[j], a[h + j], a[2 * h + j], a[3 * h + j]);
-                        let dh = d_h[r * h + j] + dh_next[r * h + j];
-                        let tc = tanh(c_t[r * h + j]);
-                        let dc = dc_row[j] + dh * o * (1.0 - tc * tc);
-                        let cp = c_prev.map_or(0.0, |cp| cp[r * h + j]);
-                        dg[j] = dc * g * i * (1.0 - i);
-                        dg[h + j] = dc * cp * f * (1.0 - f);
-                        dg[2 * h + j] = dc * i * (1.0 - g * g);
-                        dg[3 * h + j] = dh * tc * o * (1.0 - o);
-                        dc_row[j] = dc * f;
-                    }
+                    let span = r * h..(r + 1) * h;
+                    let cp = c_prev.map(|cp| &cp[span.clone()]);
+                    lstm_cell_backward(&gates_t[r * g4..(r + 1) * g4], &c_t[span.clone()], cp, &d_h[span.clone()], &dh_next[span], dc_row, dg);
                 });
             if prev.is_some() {
                 // dh_{t−1} = dgates_t · W_hh

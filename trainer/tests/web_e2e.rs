@@ -84,6 +84,9 @@ fn serve(dir: PathBuf) -> String {
 struct Browser {
     client: Client,
     driver: Child,
+    /// Chromium's profile (~100 MB each), removed when the browser is dropped: kept ones filled
+    /// the disk over many runs, and Chromium on a nearly full disk runs scans ~40 % slower.
+    _profile: tempfile::TempDir,
 }
 
 impl Browser {
@@ -101,7 +104,7 @@ impl Browser {
             assert!(t0.elapsed() < Duration::from_secs(20), "chromedriver did not start");
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
-        let profile = tempfile::tempdir().unwrap().keep();
+        let profile = tempfile::tempdir().unwrap();
         let mut args = vec![
             "--headless".to_string(),
             "--no-sandbox".into(),
@@ -111,9 +114,13 @@ impl Browser {
             "--disable-component-update".into(),
             "--disable-sync".into(),
             "--window-size=1200,1500".into(),
-            format!("--user-data-dir={}", profile.display()),
+            format!("--user-data-dir={}", profile.path().display()),
         ];
         args.extend(extra.iter().map(|s| s.to_string()));
+        // Extra Chromium flags for experiments (e.g. DREAM_CHROMIUM_FLAGS=--js-flags=--no-liftoff).
+        if let Ok(flags) = std::env::var("DREAM_CHROMIUM_FLAGS") {
+            args.extend(flags.split_whitespace().map(str::to_string));
+        }
         let mut caps = serde_json::Map::new();
         caps.insert(
             "goog:chromeOptions".into(),
@@ -132,7 +139,7 @@ impl Browser {
                 Err(e) => panic!("WebDriver session: {e}"),
             }
         };
-        Self { client, driver }
+        Self { client, driver, _profile: profile }
     }
 
     async fn stop(mut self) {
@@ -906,6 +913,12 @@ async fn web_benchmark() {
                 status = b.wait_text("ism-status", 600, |t| t.contains("done") || t.contains("failed")).await;
                 assert!(status.starts_with("done"), "{status}");
                 println!("  ({status})");
+                if *backend == "cpu" {
+                    // Where the scan's time went: per worker, ms computing (Taylor preview included
+                    // on the first) and windows; wall from the pool's first chunk to its last.
+                    let js = "return JSON.stringify(window.dreamPool.stats())";
+                    println!("  pool: {}", b.client.execute(js, vec![]).await.unwrap());
+                }
                 runs.push([ready, pool_ms, predict, b.number("preview-ms").await, b.number("ism-ms").await]);
                 b.stop().await;
             }

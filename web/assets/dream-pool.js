@@ -67,6 +67,7 @@ window.dreamPool = (() => {
   // The run in progress: { id, fail } (one at a time; a new run or cancel() ends it).
   let current = null;
   let runId = 0;
+  let lastStats = null;
 
   // Stops the run in progress at once: workers are handed no more of its windows, the chunks
   // they are computing are dropped when they come back, and its promise rejects with 'cancelled'.
@@ -93,6 +94,10 @@ window.dreamPool = (() => {
     if (current !== me) throw new Error('cancelled');
     const pool = workers.slice();
     const out = new Float32Array(count);
+    // Where the time went (scripts/bench-web.sh prints it): per worker, ms computing and windows.
+    const t0 = performance.now();
+    const stats = { wall: 0, taylor: 0, busy: pool.map(() => 0), windows: pool.map(() => 0), chunks: 0 };
+    lastStats = stats;
     return new Promise((resolve, reject) => {
       let next = 0; let done = 0; let failed = false;
       const fail = (msg) => { if (!failed) { failed = true; if (current === me) current = null; reject(new Error(msg)); } };
@@ -100,7 +105,7 @@ window.dreamPool = (() => {
       pending.push(reject);
       const feed = (w) => {
         if (failed) return;
-        if (next >= count) { if (done === count) { if (current === me) current = null; resolve(out); } return; }
+        if (next >= count) { if (done === count) { if (current === me) current = null; stats.wall = performance.now() - t0; resolve(out); } return; }
         // Guided chunks: smaller as the run ends, so the workers finish together.
         const start = next; const n = Math.min(chunk, Math.max(1, Math.ceil((count - start) / (2 * pool.length)))); next += n;
         w.onmessage = (e) => {
@@ -108,6 +113,7 @@ window.dreamPool = (() => {
           if (m.id !== id) return; // a chunk of a cancelled run
           if (failed) return;
           if (m.kind !== 'done') { fail(m.message); return; }
+          const wi = pool.indexOf(w); stats.busy[wi] += m.ms || 0; stats.windows[wi] += n; stats.chunks += 1;
           out.set(m.values, start); done += n; onChunk(done, start, m.values); feed(w);
         };
         w.onerror = (e) => fail(e.message || 'worker error');
@@ -120,6 +126,7 @@ window.dreamPool = (() => {
           if (m.id !== id || failed) return;
           // A failed preview is only reported: the exact scan goes on.
           try {
+            stats.taylor = m.ms || 0; stats.busy[0] += m.ms || 0;
             if (m.kind === 'taylor') onTaylor(m.values, null); else onTaylor(null, m.message || 'worker error');
           } finally {
             feed(first);
@@ -137,5 +144,5 @@ window.dreamPool = (() => {
   // Resolves to the number of workers once they have loaded the model (0: no pool).
   const whenReady = () => (ready || Promise.resolve(0)).catch(() => 0);
 
-  return { init, run, cancel, stop, whenReady, size: () => workers.length, simd: () => simd };
+  return { init, run, cancel, stop, whenReady, size: () => workers.length, simd: () => simd, stats: () => lastStats };
 })();
