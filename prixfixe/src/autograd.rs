@@ -294,48 +294,39 @@ pub(crate) fn lstm_forward(x: &[f32], w_ih: &[f32], w_hh: &[f32], bias: &[f32], 
             .zip(h_t.par_chunks_mut(h))
             .enumerate()
             .for_each(|(r, ((a, c), hr))| {
-                crate::kernels::lstm_cell::<true>(a, c_prev.map(|cp| &cp[r * h..(r + 1) * h]), c, hr);
+                if let Some(cp) = c_prev {
+                    c.copy_from_slice(&cp[r * h..(r + 1) * h]);
+                }
+                crate::kernels::lstm_cell::<true>(a, c, hr);
             });
     }
     (gates, cells, hidden)
 }
 
 /// Backward pass of one row's cell update ([`crate::kernels::lstm_cell`]): from the activated
-/// gates `a (4H)`, the cell `c_t` and `c_prev` (zero when `None`), and the gradients reaching
-/// `h_t` from the output (`d_h`) and from step t+1 (`dh_next`), writes the pre-activation gate
-/// gradients `dg (4H)` and turns `dc` (the gradient reaching `c_t` from step t+1) into that of
-/// `c_prev`. Slices cut to `H` so the loop vectorises.
+/// gates `a (4H)`, the cell `c_t` and `c_prev`, and the gradients reaching `h_t` from the output
+/// (`d_h`) and from step t+1 (`dh_next`), writes the pre-activation gate gradients `dg (4H)` and
+/// turns `dc` (the gradient reaching `c_t` from step t+1) into that of `c_prev`. Slices cut to
+/// `H` so the loop vectorises.
 #[inline(always)]
-fn lstm_cell_backward(a: &[f32], c_t: &[f32], c_prev: Option<&[f32]>, d_h: &[f32], dh_next: &[f32], dc: &mut [f32], dg: &mut [f32]) {
+fn lstm_cell_backward(a: &[f32], c_t: &[f32], c_prev: &[f32], d_h: &[f32], dh_next: &[f32], dc: &mut [f32], dg: &mut [f32]) {
     let h = dc.len();
     let (ai, af, ag, ao) = (&a[..h], &a[h..2 * h], &a[2 * h..3 * h], &a[3 * h..4 * h]);
-    let (c_t, d_h, dh_next) = (&c_t[..h], &d_h[..h], &dh_next[..h]);
+    let (c_t, c_prev, d_h, dh_next) = (&c_t[..h], &c_prev[..h], &d_h[..h], &dh_next[..h]);
     let (gi, rest) = dg.split_at_mut(h);
     let (gf, rest) = rest.split_at_mut(h);
     let (gg, go) = rest.split_at_mut(h);
     let go = &mut go[..h];
-    macro_rules! step {
-        ($cp:expr) => {
-            for j in 0..h {
-                let cp = $cp(j);
-                let (i, f, g, o) = (ai[j], af[j], ag[j], ao[j]);
-                let dh = d_h[j] + dh_next[j];
-                let tc = tanh(c_t[j]);
-                let dcv = dc[j] + dh * o * (1.0 - tc * tc);
-                gi[j] = dcv * g * i * (1.0 - i);
-                gf[j] = dcv * cp * f * (1.0 - f);
-                gg[j] = dcv * i * (1.0 - g * g);
-                go[j] = dh * tc * o * (1.0 - o);
-                dc[j] = dcv * f;
-            }
-        };
-    }
-    match c_prev {
-        Some(cp) => {
-            let cp = &cp[..h];
-            step!(|j: usize| cp[j]);
-        }
-        None => step!(|_| 0.0),
+    for j in 0..h {
+        let (i, f, g, o) = (ai[j], af[j], ag[j], ao[j]);
+        let dh = d_h[j] + dh_next[j];
+        let tc = tanh(c_t[j]);
+        let dcv = dc[j] + dh * o * (1.0 - tc * tc);
+        gi[j] = dcv * g * i * (1.0 - i);
+        gf[j] = dcv * c_prev[j] * f * (1.0 - f);
+        gg[j] = dcv * i * (1.0 - g * g);
+        go[j] = dh * tc * o * (1.0 - o);
+        dc[j] = dcv * f;
     }
 }
 
@@ -375,12 +366,14 @@ impl Backward<Flex, 5> for LstmBackward {
         let mut d_gates = vec![0f32; rows * g4];
         let mut dh_next = vec![0f32; block];
         let mut dc_next = vec![0f32; block];
+        let zeros = vec![0f32; block];
         for s_ in (0..len).rev() {
             let t = time(s_, len, s.reverse);
             let prev = (s_ > 0).then(|| time(s_ - 1, len, s.reverse));
             let gates_t = &s.gates[t * batch * g4..(t + 1) * batch * g4];
             let c_t = &s.cells[t * block..(t + 1) * block];
-            let c_prev = prev.map(|p| &s.cells[p * block..(p + 1) * block]);
+            // The cell before the first step is zero.
+            let c_prev = prev.map_or(&zeros[..], |p| &s.cells[p * block..(p + 1) * block]);
             let dg_t = &mut d_gates[t * batch * g4..(t + 1) * batch * g4];
             let d_h = &d_out[t * block..(t + 1) * block];
             dg_t.par_chunks_mut(g4)
@@ -388,7 +381,7 @@ impl Backward<Flex, 5> for LstmBackward {
                 .enumerate()
                 .for_each(|(r, (dg, dc_row))| {
                     let span = r * h..(r + 1) * h;
-                    let cp = c_prev.map(|cp| &cp[span.clone()]);
+                    let cp = &c_prev[span.clone()];
                     lstm_cell_backward(&gates_t[r * g4..(r + 1) * g4], &c_t[span.clone()], cp, &d_h[span.clone()], &dh_next[span], dc_row, dg);
                 });
             if prev.is_some() {
@@ -701,14 +694,13 @@ fn pairs_conv(x: &[f32], w: &[f32], c: usize, l: usize, k: usize) -> Vec<f32> {
         xp[pad..pad + l].copy_from_slice(&xin[..l]);
         xp[lp + pad..lp + pad + l].copy_from_slice(&xin[l..]);
         let (x0, x1) = xp.split_at(lp);
-        for (oc, orow) in o.chunks_mut(l).enumerate() {
-            let ch = 2 * g + oc;
-            let (w0, w1) = (&w[ch * 2 * k..ch * 2 * k + k], &w[ch * 2 * k + k..(ch + 1) * 2 * k]);
-            for t0 in (0..l).step_by(T) {
-                let acc = crate::kernels::pair_taps(x0, x1, w0, w1, t0);
-                let n = T.min(l - t0);
-                orow[t0..t0 + n].copy_from_slice(&acc[..n]);
-            }
+        let taps = |r: usize| &w[(4 * g + r) * k..(4 * g + r + 1) * k];
+        let (o0, o1) = o.split_at_mut(l);
+        for t0 in (0..l).step_by(T) {
+            let [p, q] = crate::kernels::group_taps(x0, x1, [taps(0), taps(1), taps(2), taps(3)], t0);
+            let n = T.min(l - t0);
+            o0[t0..t0 + n].copy_from_slice(&p[..n]);
+            o1[t0..t0 + n].copy_from_slice(&q[..n]);
         }
     });
     out

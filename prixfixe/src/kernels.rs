@@ -323,26 +323,12 @@ pub fn swiglu_rows(x: &[f32], m: usize, f: usize) -> Vec<f32> {
     out
 }
 
-/// `Σ_j w0[j]·x0[t0 + j + q] + w1[j]·x1[t0 + j + q]` for the 8 positions `q < 8`: a block of one
-/// output row of a 2-input-channel convolution over zero-padded rows `x0`, `x1` (taps `w0`, `w1`),
-/// summed in registers.
+/// `Σ_j w0[j]·x0[t0 + j + q] + w1[j]·x1[t0 + j + q]` for the 8 positions `q < 8`, summed in
+/// registers, for both output channels of a group of a 2-input-channel convolution over
+/// zero-padded rows `x0`, `x1` (taps `w[0]`, `w[1]` of the first output channel, `w[2]`, `w[3]`
+/// of the second): every input vector loaded serves four products.
 #[inline(always)]
-#[cfg_attr(target_arch = "wasm32", allow(dead_code))]
-pub(crate) fn pair_taps(x0: &[f32], x1: &[f32], w0: &[f32], w1: &[f32], t0: usize) -> [f32; 8] {
-    let mut acc = [0f32; 8];
-    for (j, (&u, &v)) in w0.iter().zip(w1).enumerate() {
-        let (a, b) = (&x0[t0 + j..t0 + j + 8], &x1[t0 + j..t0 + j + 8]);
-        for q in 0..8 {
-            acc[q] += u * a[q] + v * b[q];
-        }
-    }
-    acc
-}
-
-/// [`pair_taps`] of both output channels of a group at once (taps `w[0]`, `w[1]` of the first,
-/// `w[2]`, `w[3]` of the second): every input vector loaded serves four products, not two.
-#[inline(always)]
-fn group_taps(x0: &[f32], x1: &[f32], w: [&[f32]; 4], t0: usize) -> [[f32; 8]; 2] {
+pub(crate) fn group_taps(x0: &[f32], x1: &[f32], w: [&[f32]; 4], t0: usize) -> [[f32; 8]; 2] {
     let (mut p, mut q) = ([0f32; 8], [0f32; 8]);
     let k = w[0].len();
     let (w0, w1, w2, w3) = (&w[0][..k], &w[1][..k], &w[2][..k], &w[3][..k]);
@@ -405,39 +391,26 @@ pub fn grouped_conv_pairs<B: Backend>(x: Tensor<B, 3>, w: Tensor<B, 3>, bn_silu:
     Tensor::from_data(TensorData::new(out, [b, c, l]), &device)
 }
 
-/// One LSTM cell update of one row from its gate pre-activations `pre (4H)`, PyTorch order i, f,
-/// g, o: `c = σ(f)·c_prev + σ(i)·tanh(g)`, `h = σ(o)·tanh(c)`. `c_prev` is `c`'s own content when
-/// `None` (an update in place). With `KEEP`, `pre` is overwritten by the activated gates (the
-/// training op's backward pass reads them). Every slice is cut to `H` first, so the loop has no
-/// bounds checks and vectorises (it was scalar, ~19 % of DREAM-RNN inference).
+/// One LSTM cell update of one row, in place, from its gate pre-activations `pre (4H)` in PyTorch
+/// order i, f, g, o: `c ← σ(f)·c + σ(i)·tanh(g)`, `h = σ(o)·tanh(c)`. With `KEEP`, `pre` is
+/// overwritten by the activated gates (the training op's backward pass reads them). Every slice is
+/// cut to `H` first, so the loop has no bounds checks and vectorises (it was scalar, ~19 % of
+/// DREAM-RNN inference).
 #[inline(always)]
-pub(crate) fn lstm_cell<const KEEP: bool>(pre: &mut [f32], c_prev: Option<&[f32]>, c: &mut [f32], h_out: &mut [f32]) {
+pub(crate) fn lstm_cell<const KEEP: bool>(pre: &mut [f32], c: &mut [f32], h_out: &mut [f32]) {
     let h = c.len();
     let (gi, rest) = pre.split_at_mut(h);
     let (gf, rest) = rest.split_at_mut(h);
     let (gg, go) = rest.split_at_mut(h);
     let (go, h_out) = (&mut go[..h], &mut h_out[..h]);
-    // One loop per case, the body spelled out (a shared closure was not inlined: no vectors).
-    macro_rules! update {
-        ($cp:expr) => {
-            for j in 0..h {
-                let cp = $cp(j);
-                let (i, f, g, o) = (sigmoid(gi[j]), sigmoid(gf[j]), tanh(gg[j]), sigmoid(go[j]));
-                let cv = f * cp + i * g;
-                if KEEP {
-                    (gi[j], gf[j], gg[j], go[j]) = (i, f, g, o);
-                }
-                c[j] = cv;
-                h_out[j] = o * tanh(cv);
-            }
-        };
-    }
-    match c_prev {
-        Some(cp) => {
-            let cp = &cp[..h];
-            update!(|j: usize| cp[j]);
+    for j in 0..h {
+        let (i, f, g, o) = (sigmoid(gi[j]), sigmoid(gf[j]), tanh(gg[j]), sigmoid(go[j]));
+        let cv = f * c[j] + i * g;
+        if KEEP {
+            (gi[j], gf[j], gg[j], go[j]) = (i, f, g, o);
         }
-        None => update!(|j: usize| c[j]),
+        c[j] = cv;
+        h_out[j] = o * tanh(cv);
     }
 }
 
@@ -456,7 +429,7 @@ pub fn lstm_step<B: Backend>(x: Tensor<B, 2>, r: Tensor<B, 2>, c: Tensor<B, 2>) 
         let (x, r) = (&x[row * 4 * h..(row + 1) * 4 * h], &r[row * 4 * h..(row + 1) * 4 * h]);
         let (cr, hr) = (&mut cs[row * h..(row + 1) * h], &mut hs[row * h..(row + 1) * h]);
         pre.iter_mut().zip(x.iter().zip(r)).for_each(|(p, (x, r))| *p = x + r);
-        lstm_cell::<false>(&mut pre, None, cr, hr);
+        lstm_cell::<false>(&mut pre, cr, hr);
     }
     (
         Tensor::from_data(TensorData::new(hs, [b, h]), &device),
@@ -481,7 +454,7 @@ pub fn lstm_direction_rows(xp: &[f32], w_hh: &[f32], batch: usize, len: usize, h
         for row in 0..batch {
             let p = &mut pre[row * 4 * h..(row + 1) * 4 * h];
             let (cr, hr) = (&mut cs[row * h..(row + 1) * h], &mut hs[row * h..(row + 1) * h]);
-            lstm_cell::<false>(p, None, cr, hr);
+            lstm_cell::<false>(p, cr, hr);
             let o = (row * len + t) * ld + col;
             out[o..o + h].copy_from_slice(hr);
         }
