@@ -429,8 +429,8 @@ impl Backward<Flex, 5> for LstmBackward {
 
 #[derive(Clone, Debug)]
 struct ConvSaved {
-    /// Zero-padded input `(B, C_in, L + k − 1)`.
-    xpad: Arc<Vec<f32>>,
+    /// Input in the sample-group layout of [`fold`], zero-padded, `B · C_in · (L + k − 1)` values.
+    xcm: Arc<Vec<f32>>,
     /// Weight `(C_out, C_in, k)`.
     w: FlexTensor,
     batch: usize,
@@ -440,41 +440,104 @@ struct ConvSaved {
 #[derive(Debug)]
 struct ConvBackward;
 
-/// `(B, C, L)` → `(B, C, L + k − 1)` with `(k − 1) / 2` zeros on each side of every row.
-fn pad_rows(x: &[f32], len: usize, k: usize) -> Vec<f32> {
-    let (pad, lp) = ((k - 1) / 2, len + k - 1);
-    let mut out = vec![0f32; x.len() / len * lp];
-    out.par_chunks_mut(lp).zip(x.par_chunks(len)).for_each(|(o, r)| o[pad..pad + len].copy_from_slice(r));
-    out
+/// The samples of a batch in one run of consecutive samples per thread of the rayon pool, each
+/// cut into the runs that one matrix product per tap covers ([`fold`]): the whole thread's run
+/// for `k > 1` (each tap's weight, a strided gather, is packed once per thread instead of once
+/// per sample: DREAM-RNN's 640-channel k = 9 / 15 convolutions), one sample for `k = 1` (no
+/// layout change; the products of a sample are already large). Fixed by `batch`, `k` and the
+/// pool's size, so the sums (and a resumed run) are the same every time.
+fn sample_groups(batch: usize, k: usize) -> Vec<Vec<std::ops::Range<usize>>> {
+    let t = batch.min(rayon::current_num_threads().max(1));
+    (0..t)
+        .map(|i| {
+            let g = i * batch / t..(i + 1) * batch / t;
+            if k == 1 {
+                g.map(|b| b..b + 1).collect()
+            } else {
+                vec![g]
+            }
+        })
+        .collect()
+}
+
+/// Splits `buf` into one block per thread's run of samples, `per_sample` values per sample.
+fn blocks_mut<'a>(mut buf: &'a mut [f32], groups: &[Vec<std::ops::Range<usize>>], per_sample: usize) -> Vec<&'a mut [f32]> {
+    groups
+        .iter()
+        .map(|g| {
+            let n: usize = g.iter().map(|r| r.len()).sum();
+            let (head, tail) = std::mem::take(&mut buf).split_at_mut(n * per_sample);
+            buf = tail;
+            head
+        })
+        .collect()
+}
+
+/// Samples `x (n, C, L)` (one group, row-major) → `(C, n·lp)`: channel-major with sample `b`'s
+/// row at column `b·lp + offset` and zeros around it. In this layout one product per tap covers
+/// the group: a 'same' convolution reads columns `col + j`, and the `k − 1` columns between
+/// samples are zero padding (inputs) or outputs that are dropped.
+fn fold(x: &[f32], c: usize, len: usize, lp: usize, offset: usize, out: &mut [f32]) {
+    let n = x.len() / (c * len);
+    for ci in 0..c {
+        for b in 0..n {
+            let dst = ci * n * lp + b * lp + offset;
+            out[dst..dst + len].copy_from_slice(&x[(b * c + ci) * len..(b * c + ci + 1) * len]);
+        }
+    }
+}
+
+/// The inverse of [`fold`]: columns `b·lp + offset ..+ L` of `(C, n·lp)` → `out (n, C, L)`, plus
+/// `bias[c]` when given.
+fn unfold(xcm: &[f32], c: usize, len: usize, lp: usize, offset: usize, bias: Option<&[f32]>, out: &mut [f32]) {
+    let n = out.len() / (c * len);
+    for (b, ob) in out.chunks_mut(c * len).enumerate() {
+        for (ci, r) in ob.chunks_mut(len).enumerate() {
+            let src = &xcm[ci * n * lp + b * lp + offset..][..len];
+            let add = bias.map_or(0.0, |v| v[ci]);
+            r.iter_mut().zip(src).for_each(|(d, s)| *d = s + add);
+        }
+    }
 }
 
 /// Conv1d, stride 1, 'same' padding, one group: `x (B, C_in, L)`, `w (C_out, C_in, k)` (odd
-/// `k`), optional `bias (C_out)` → `(B, C_out, L)`. Only on [`fast_training`]'s backend; equals
-/// burn's `conv1d` (unit tests).
+/// `k`), optional `bias (C_out)` → `(B, C_out, L)`. Per tap `j` and group of samples
+/// ([`sample_groups`]) one product `Y += W[:, :, j] · X[:, j ..]` in the [`fold`] layout. Only on
+/// [`fast_training`]'s backend; equals burn's `conv1d` (unit tests).
 pub fn conv1d<B: Backend>(x: Tensor<B, 3>, w: Tensor<B, 3>, bias: Option<Tensor<B, 1>>) -> Tensor<B, 3> {
     let [batch, c_in, len] = x.dims();
     let [c_out, _, k] = w.dims();
-    let lp = len + k - 1;
+    let (lp, pad) = (len + k - 1, (k - 1) / 2);
     let (x, w) = (to_ad(x), to_ad(w));
     let bias = bias.map(to_ad);
     let ws = contiguous(&w.primitive);
-    let xpad = pad_rows(values(&contiguous(&x.primitive)), len, k);
-    let wv = values(&ws);
+    let xs = contiguous(&x.primitive);
+    let (xv, wv) = (values(&xs), values(&ws));
     let bv = bias.as_ref().map(|b| values(&contiguous(&b.primitive)).to_vec());
+    let groups = sample_groups(batch, k);
+    let mut xcm = vec![0f32; batch * c_in * lp];
     let mut y = vec![0f32; batch * c_out * len];
-    y.par_chunks_mut(c_out * len).zip(xpad.par_chunks(c_in * lp)).for_each(|(yb, xb)| {
-        if let Some(bv) = &bv {
-            yb.chunks_mut(len).zip(bv).for_each(|(r, b)| r.fill(*b));
-        }
-        for j in 0..k {
-            // Y_b += W[:, :, j] · Xpad_b[:, j .. j + L]
-            sgemm_with(false, (c_out, len, c_in), &wv[j..], (c_in * k, k), &xb[j..], (lp, 1), yb, len, bv.is_some() || j > 0);
-        }
-    });
+    blocks_mut(&mut xcm, &groups, c_in * lp)
+        .into_par_iter()
+        .zip(blocks_mut(&mut y, &groups, c_out * len))
+        .zip(groups.par_iter())
+        .for_each(|((xt, yt), runs)| {
+            let first = runs[0].start;
+            for r in runs {
+                let (nl, a) = (r.len() * lp, r.start - first);
+                let xg = &mut xt[a * c_in * lp..(r.end - first) * c_in * lp];
+                fold(&xv[r.start * c_in * len..r.end * c_in * len], c_in, len, lp, pad, xg);
+                let mut ycm = vec![0f32; c_out * nl];
+                for j in 0..k {
+                    sgemm_with(false, (c_out, nl - (k - 1), c_in), &wv[j..], (c_in * k, k), &xg[j..], (nl, 1), &mut ycm, nl, j > 0);
+                }
+                unfold(&ycm, c_out, len, lp, 0, bv.as_deref(), &mut yt[a * c_out * len..(r.end - first) * c_out * len]);
+            }
+        });
     let y = flex(y, [batch, c_out, len]);
     let mut nodes = vec![x.node.clone(), w.node.clone()];
     nodes.extend(bias.as_ref().map(|b| b.node.clone()));
-    let saved = |ws| ConvSaved { xpad: Arc::new(xpad), w: ws, batch, len };
+    let saved = |ws| ConvSaved { xcm: Arc::new(xcm), w: ws, batch, len };
     let out = match nodes.len() {
         2 => match ConvBackward.prepare::<NoCheckpointing>([nodes[0].clone(), nodes[1].clone()]).compute_bound().stateful() {
             OpsKind::Tracked(prep) => prep.finish(saved(ws), y),
@@ -498,43 +561,56 @@ impl ConvBackward {
         let (c_out, c_in, k) = (shape[0], shape[1], shape[2]);
         let (batch, len) = (s.batch, s.len);
         let (lp, pad) = (len + k - 1, (k - 1) / 2);
-        if let Some(node) = &ops.parents[0] {
-            let mut dx = vec![0f32; batch * c_in * len];
-            dx.par_chunks_mut(c_in * len).zip(dy.par_chunks(c_out * len)).for_each(|(dxb, dyb)| {
-                // dXpad_b[:, j .. j + L] += W[:, :, j]ᵀ · dY_b, then the padding is dropped.
-                let mut dpad = vec![0f32; c_in * lp];
-                for j in 0..k {
-                    sgemm_with(false, (c_in, len, c_out), &w[j..], (k, c_in * k), dyb, (len, 1), &mut dpad[j..], lp, true);
+        let groups = sample_groups(batch, k);
+        let (want_dx, want_dw) = (ops.parents[0].is_some(), ops.parents[1].is_some());
+        let mut dx = vec![0f32; if want_dx { batch * c_in * len } else { 0 }];
+        let dx_blocks: Vec<Option<&mut [f32]>> = if want_dx {
+            blocks_mut(&mut dx, &groups, c_in * len).into_iter().map(Some).collect()
+        } else {
+            groups.iter().map(|_| None).collect()
+        };
+        // Per thread: its samples' dX, and its share of dW as (k, C_out, C_in); the shares are
+        // added in thread order.
+        let shares: Vec<Vec<f32>> = dx_blocks
+            .into_par_iter()
+            .zip(groups.par_iter())
+            .map(|(mut dxt, runs)| {
+                let first = runs[0].start;
+                let mut dwk = vec![0f32; if want_dw { k * c_out * c_in } else { 0 }];
+                for r in runs {
+                    let (nl, a) = (r.len() * lp, r.start - first);
+                    let n = nl - (k - 1);
+                    // dY in the forward's output layout: column b·lp + t, zeros for t ≥ L (the
+                    // dropped outputs get no gradient).
+                    let mut dycm = vec![0f32; c_out * nl];
+                    fold(&dy[r.start * c_out * len..r.end * c_out * len], c_out, len, lp, 0, &mut dycm);
+                    if let Some(dxt) = dxt.as_deref_mut() {
+                        // dX[:, j ..] += W[:, :, j]ᵀ · dY per tap, then each sample's padding is dropped.
+                        let mut dxcm = vec![0f32; c_in * nl];
+                        for j in 0..k {
+                            sgemm_with(false, (c_in, n, c_out), &w[j..], (k, c_in * k), &dycm, (nl, 1), &mut dxcm[j..], nl, true);
+                        }
+                        unfold(&dxcm, c_in, len, lp, pad, None, &mut dxt[a * c_in * len..(r.end - first) * c_in * len]);
+                    }
+                    if want_dw {
+                        // dW[:, :, j] += dY · X[:, j ..]ᵀ over the run.
+                        let xg = &s.xcm[r.start * c_in * lp..r.end * c_in * lp];
+                        for (j, dst) in dwk.chunks_mut(c_out * c_in).enumerate() {
+                            sgemm_with(false, (c_out, c_in, n), &dycm, (nl, 1), &xg[j..], (1, nl), dst, c_in, true);
+                        }
+                    }
                 }
-                dxb.chunks_mut(len).zip(dpad.chunks(lp)).for_each(|(o, p)| o.copy_from_slice(&p[pad..pad + len]));
-            });
+                dwk
+            })
+            .collect();
+        let mut dwk = vec![0f32; if want_dw { k * c_out * c_in } else { 0 }];
+        for share in &shares {
+            dwk.iter_mut().zip(share).for_each(|(a, b)| *a += b);
+        }
+        if let Some(node) = &ops.parents[0] {
             grads.register::<Flex>(node.id, flex(dx, [batch, c_in, len]));
         }
         if let Some(node) = &ops.parents[1] {
-            // dW[:, :, j] = Σ_b dY_b · Xpad_b[:, j .. j + L]ᵀ, accumulated per task as (k, C_out, C_in).
-            let per_task = batch.div_ceil(rayon::current_num_threads().max(1));
-            let dwk = s
-                .xpad
-                .par_chunks(c_in * lp)
-                .zip(dy.par_chunks(c_out * len))
-                .with_min_len(per_task)
-                .fold(
-                    || vec![0f32; k * c_out * c_in],
-                    |mut acc, (xb, dyb)| {
-                        for j in 0..k {
-                            let dst = &mut acc[j * c_out * c_in..(j + 1) * c_out * c_in];
-                            sgemm_with(false, (c_out, c_in, len), dyb, (len, 1), &xb[j..], (1, lp), dst, c_in, true);
-                        }
-                        acc
-                    },
-                )
-                .reduce(
-                    || vec![0f32; k * c_out * c_in],
-                    |mut a, b| {
-                        a.iter_mut().zip(&b).for_each(|(x, y)| *x += y);
-                        a
-                    },
-                );
             let mut dw = vec![0f32; c_out * c_in * k];
             for j in 0..k {
                 for (i, v) in dwk[j * c_out * c_in..(j + 1) * c_out * c_in].iter().enumerate() {
