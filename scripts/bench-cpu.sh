@@ -36,14 +36,30 @@ else
   echo "PyTorch not importable with $PYTHON: printing our figures only (set PYTHON=...)" >&2
 fi
 
+# The machine's limit: bench/peak/fma_peak.c, one copy per thread at the same time (skipped
+# without a C compiler).
+rm -f "$OUT"/peak-*.txt
+if cc -O2 -o "$OUT/fma_peak" bench/peak/fma_peak.c 2>/dev/null; then
+  for i in $(seq "$THREADS"); do "$OUT/fma_peak" > "$OUT/peak-$i.txt" & done
+  wait
+fi
+
 "$PYTHON" - "$OUT" "$torch_ok" "$BATCH" "$THREADS" "$MODE" <<'PY'
-import json, sys, platform
+import glob, json, re, statistics, sys, platform
 out, torch_ok, batch, threads, mode = sys.argv[1], sys.argv[2] == "1", sys.argv[3], sys.argv[4], sys.argv[5]
 ours = json.load(open(f"{out}/ours-{mode}.json"))["models"]
 names = {"cnn": "DREAM-CNN", "rnn": "DREAM-RNN", "attn": "DREAM-Attn"}
 result = {"mode": mode, "batch": int(batch), "threads": int(threads), "models": {}}
-print(f"\nCPU {mode}, batch {batch}, {threads} threads, {platform.processor() or platform.machine()}")
-print("| model | ours (seq/s) | PyTorch (seq/s) | ratio |\n|---|---|---|---|")
+# Peak = sum over the copies of each copy's median 512-bit figure.
+peak = sum(statistics.median(float(v) for v in re.findall(r"512-bit FMA ([0-9.]+)", open(f).read()))
+           for f in sorted(glob.glob(f"{out}/peak-*.txt"))) or None
+if peak:
+    result["peak_gflops_measured"] = peak
+print(f"\nCPU {mode}, batch {batch}, {threads} threads, {platform.processor() or platform.machine()}"
+      + (f"; measured AVX-512 FMA peak of {threads} cores: {peak:.0f} GFLOP/s" if peak else ""))
+# GFLOP/s: 2 × multiply-adds of a forward pass × rows/s (inference; training is left out: its
+# backward pass's work depends on which gradients a layer needs).
+print("| model | ours (seq/s) | PyTorch (seq/s) | ratio | ours GFLOP/s | of the peak |\n|---|---|---|---|---|---|")
 for m in ("cnn", "rnn", "attn"):
     o = ours[f"dream-{m}"][mode]["seqs_per_s"]
     t = None
@@ -51,7 +67,11 @@ for m in ("cnn", "rnn", "attn"):
         tj = json.load(open(f"{out}/torch-{mode}-{m}.json"))
         t = tj.get(mode, {}).get("seqs_per_s")
         result["torch_version"] = tj.get("torch")
-    result["models"][m] = {"ours_seqs_per_s": o, "torch_seqs_per_s": t, "ratio": o / t if t else None}
-    print(f"| {names[m]} | {o:.1f} | {t:.1f} | {o / t:.2f}x |" if t else f"| {names[m]} | {o:.1f} | – | – |")
+    macs = ours[f"dream-{m}"].get("macs_per_row")
+    gflops = 2 * macs * o / 1e9 if macs and mode == "infer" else None
+    result["models"][m] = {"ours_seqs_per_s": o, "torch_seqs_per_s": t, "ratio": o / t if t else None,
+                           "ours_gflops": gflops, "fraction_of_peak": gflops / peak if gflops and peak else None}
+    g = f"{gflops:.1f} | {100 * gflops / peak:.0f} %" if gflops and peak else (f"{gflops:.1f} | –" if gflops else "– | –")
+    print(f"| {names[m]} | {o:.1f} | {t:.1f} | {o / t:.2f}x | {g} |" if t else f"| {names[m]} | {o:.1f} | – | – | {g} |")
 json.dump(result, open(f"{out}/cpu-{mode}.json", "w"), indent=1)
 PY

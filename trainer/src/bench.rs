@@ -138,6 +138,8 @@ fn bench_all<B: AutodiffBackend>(args: &BenchArgs, device: B::Device) -> Result<
         let (x, y, _) = set.batch::<B>(&processor, prixfixe::dataset::Loss::SoftBins, &idx, &device);
         let mut entry = serde_json::Map::new();
         entry.insert("params".into(), json!(model.num_trainable()));
+        // The work behind a GFLOP/s figure (2 FLOPs per multiply-add, one forward pass of a row).
+        entry.insert("macs_per_row".into(), json!(preset.config().macs_per_row()));
         if matches!(args.mode, BenchMode::Infer | BenchMode::Both) {
             let valid = model.valid();
             let x = x.clone().inner();
