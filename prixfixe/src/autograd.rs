@@ -10,9 +10,10 @@
 //!   step forward; backpropagation through time with one product per step, then `dW_ih`, `dW_hh`
 //!   and `dX` as three large products over all steps.
 //!
-//! - [`conv1d`]: the dense 'same' convolution as `k` matrix products per sample (one per tap, on
-//!   shifted views of the zero-padded input), forward and backward; burn's generic backward
-//!   runs a transposed convolution and an im2col weight product.
+//! - [`conv1d`]: the dense 'same' convolution as `k` matrix products (one per tap, on shifted
+//!   views of the zero-padded input) per thread's run of samples laid side by side (per sample
+//!   for `k = 1`), forward and backward; burn's generic backward runs a transposed convolution
+//!   and an im2col weight product.
 //! - [`grouped_conv_pairs`]: the 'same' convolution with 2 channels per group (DREAM-CNN's
 //!   inverted residuals) as direct loops over whole rows; burn-flex runs it as one tiny matrix
 //!   product per group, forward and backward.
