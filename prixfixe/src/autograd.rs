@@ -501,20 +501,14 @@ fn unfold(xcm: &[f32], c: usize, len: usize, lp: usize, offset: usize, bias: Opt
     }
 }
 
-/// Conv1d, stride 1, 'same' padding, one group: `x (B, C_in, L)`, `w (C_out, C_in, k)` (odd
-/// `k`), optional `bias (C_out)` → `(B, C_out, L)`. Per tap `j` and group of samples
-/// ([`sample_groups`]) one product `Y += W[:, :, j] · X[:, j ..]` in the [`fold`] layout. Only on
-/// [`fast_training`]'s backend; equals burn's `conv1d` (unit tests).
-pub fn conv1d<B: Backend>(x: Tensor<B, 3>, w: Tensor<B, 3>, bias: Option<Tensor<B, 1>>) -> Tensor<B, 3> {
-    let [batch, c_in, len] = x.dims();
-    let [c_out, _, k] = w.dims();
+/// The forward pass of [`conv1d`] on host buffers: `x (B, C_in, L)`, `w (C_out, C_in, k)`,
+/// `bias (C_out)` → (the input in the [`fold`] layout, kept for the backward pass; `y (B, C_out,
+/// L)`). Also the CPU inference path of dense 'same' convolutions with `k > 1`
+/// ([`crate::nn::conv_forward`]).
+pub(crate) fn conv1d_host(xv: &[f32], wv: &[f32], bv: Option<&[f32]>, batch: usize, len: usize, k: usize) -> (Vec<f32>, Vec<f32>) {
+    let c_in = xv.len() / (batch * len);
+    let c_out = wv.len() / (c_in * k);
     let (lp, pad) = (len + k - 1, (k - 1) / 2);
-    let (x, w) = (to_ad(x), to_ad(w));
-    let bias = bias.map(to_ad);
-    let ws = contiguous(&w.primitive);
-    let xs = contiguous(&x.primitive);
-    let (xv, wv) = (values(&xs), values(&ws));
-    let bv = bias.as_ref().map(|b| values(&contiguous(&b.primitive)).to_vec());
     let groups = sample_groups(batch, k);
     let mut xcm = vec![0f32; batch * c_in * lp];
     let mut y = vec![0f32; batch * c_out * len];
@@ -532,9 +526,26 @@ pub fn conv1d<B: Backend>(x: Tensor<B, 3>, w: Tensor<B, 3>, bias: Option<Tensor<
                 for j in 0..k {
                     sgemm_with(false, (c_out, nl - (k - 1), c_in), &wv[j..], (c_in * k, k), &xg[j..], (nl, 1), &mut ycm, nl, j > 0);
                 }
-                unfold(&ycm, c_out, len, lp, 0, bv.as_deref(), &mut yt[a * c_out * len..(r.end - first) * c_out * len]);
+                unfold(&ycm, c_out, len, lp, 0, bv, &mut yt[a * c_out * len..(r.end - first) * c_out * len]);
             }
         });
+    (xcm, y)
+}
+
+/// Conv1d, stride 1, 'same' padding, one group: `x (B, C_in, L)`, `w (C_out, C_in, k)` (odd
+/// `k`), optional `bias (C_out)` → `(B, C_out, L)`. Per tap `j` and group of samples
+/// ([`sample_groups`]) one product `Y += W[:, :, j] · X[:, j ..]` in the [`fold`] layout. Only on
+/// [`fast_training`]'s backend; equals burn's `conv1d` (unit tests).
+pub fn conv1d<B: Backend>(x: Tensor<B, 3>, w: Tensor<B, 3>, bias: Option<Tensor<B, 1>>) -> Tensor<B, 3> {
+    let [batch, _, len] = x.dims();
+    let [c_out, _, k] = w.dims();
+    let (x, w) = (to_ad(x), to_ad(w));
+    let bias = bias.map(to_ad);
+    let ws = contiguous(&w.primitive);
+    let xs = contiguous(&x.primitive);
+    let (xv, wv) = (values(&xs), values(&ws));
+    let bv = bias.as_ref().map(|b| values(&contiguous(&b.primitive)).to_vec());
+    let (xcm, y) = conv1d_host(xv, wv, bv.as_deref(), batch, len, k);
     let y = flex(y, [batch, c_out, len]);
     let mut nodes = vec![x.node.clone(), w.node.clone()];
     nodes.extend(bias.as_ref().map(|b| b.node.clone()));

@@ -152,6 +152,8 @@ pub fn conv_forward<B: Backend>(conv: &Conv1d<B>, x: Tensor<B, 3>) -> Tensor<B, 
         kernels::grouped_conv_pairs(x, conv.weight.val(), None)
     } else if same && conv.groups == 1 && fast_training_conv::<B>() {
         conv_train(conv, x)
+    } else if same && conv.groups == 1 && k > 1 && host_conv::<B>(&device) {
+        conv_host(conv, x)
     } else if same && conv.groups == 1 && kernels::own_gemm::<B>(&device) {
         kernels::conv1d(vec![x], conv.weight.val(), conv.bias.as_ref().map(|b| b.val()), None, None)
     } else {
@@ -167,6 +169,33 @@ fn fast_training_conv<B: Backend>() -> bool {
 #[cfg(not(all(feature = "flex", not(target_arch = "wasm32"))))]
 fn fast_training_conv<B: Backend>() -> bool {
     false
+}
+
+/// Native CPU inference (burn-flex, our products off): dense 'same' convolutions with `k > 1`
+/// take the training op's forward pass (`autograd::conv1d_host`).
+#[cfg(all(feature = "flex", not(target_arch = "wasm32")))]
+fn host_conv<B: Backend>(device: &B::Device) -> bool {
+    kernels::fast_path::<B>(device) && !kernels::own_gemm::<B>(device)
+}
+
+#[cfg(not(all(feature = "flex", not(target_arch = "wasm32"))))]
+fn host_conv<B: Backend>(_device: &B::Device) -> bool {
+    false
+}
+
+#[cfg(all(feature = "flex", not(target_arch = "wasm32")))]
+fn conv_host<B: Backend>(conv: &Conv1d<B>, x: Tensor<B, 3>) -> Tensor<B, 3> {
+    let [batch, _, len] = x.dims();
+    let [c_out, _, k] = conv.weight.dims();
+    let device = x.device();
+    let bias = conv.bias.as_ref().map(|b| kernels::host(b.val()));
+    let (_, y) = crate::autograd::conv1d_host(&kernels::host(x), &kernels::host(conv.weight.val()), bias.as_deref(), batch, len, k);
+    Tensor::from_data(burn::tensor::TensorData::new(y, [batch, c_out, len]), &device)
+}
+
+#[cfg(not(all(feature = "flex", not(target_arch = "wasm32"))))]
+fn conv_host<B: Backend>(conv: &Conv1d<B>, x: Tensor<B, 3>) -> Tensor<B, 3> {
+    conv.forward(x)
 }
 
 #[cfg(all(feature = "flex", not(target_arch = "wasm32")))]
