@@ -522,11 +522,21 @@ pub(crate) fn conv1d_host(xv: &[f32], wv: &[f32], bv: Option<&[f32]>, batch: usi
                 let (nl, a) = (r.len() * lp, r.start - first);
                 let xg = &mut xt[a * c_in * lp..(r.end - first) * c_in * lp];
                 fold(&xv[r.start * c_in * len..r.end * c_in * len], c_in, len, lp, pad, xg);
+                let yr = &mut yt[a * c_out * len..(r.end - first) * c_out * len];
+                if k == 1 {
+                    // One sample, no padding: the folded layout is the output's own, so the
+                    // product writes it in place.
+                    if let Some(bv) = bv {
+                        yr.chunks_mut(len).zip(bv).for_each(|(row, b)| row.fill(*b));
+                    }
+                    sgemm_with(false, (c_out, len, c_in), wv, (c_in, 1), xg, (len, 1), yr, len, bv.is_some());
+                    continue;
+                }
                 let mut ycm = vec![0f32; c_out * nl];
                 for j in 0..k {
                     sgemm_with(false, (c_out, nl - (k - 1), c_in), &wv[j..], (c_in * k, k), &xg[j..], (nl, 1), &mut ycm, nl, j > 0);
                 }
-                unfold(&ycm, c_out, len, lp, 0, bv, &mut yt[a * c_out * len..(r.end - first) * c_out * len]);
+                unfold(&ycm, c_out, len, lp, 0, bv, yr);
             }
         });
     (xcm, y)
