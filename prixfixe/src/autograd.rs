@@ -122,7 +122,7 @@ fn flex(values: Vec<f32>, shape: impl Into<burn::tensor::Shape>) -> FlexTensor {
 /// and column strides (a transpose is a swap of strides). Bounds are checked here, so the
 /// unsafe call only reads and writes inside the slices.
 #[allow(clippy::too_many_arguments)]
-fn sgemm(
+pub(crate) fn sgemm(
     (m, n, k): (usize, usize, usize),
     a: &[f32],
     (a_rs, a_cs): (usize, usize),
@@ -138,7 +138,7 @@ fn sgemm(
 
 /// [`sgemm`] on this thread only (`parallel = false`) or on the rayon pool.
 #[allow(clippy::too_many_arguments)]
-fn sgemm_with(
+pub(crate) fn sgemm_with(
     parallel: bool,
     (m, n, k): (usize, usize, usize),
     a: &[f32],

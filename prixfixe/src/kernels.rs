@@ -28,15 +28,19 @@ pub fn set_own_gemm(on: bool) {
 /// `true` when the fast path's convolutions, linear layers, LSTM and attention run on
 /// [`crate::gemm`] ([`set_own_gemm`]).
 pub fn own_gemm<B: Backend>(device: &B::Device) -> bool {
-    let on = match OWN_GEMM.load(Ordering::Relaxed) {
+    own_products() && fast_path::<B>(device)
+}
+
+/// The process-wide choice of [`set_own_gemm`] (read from `DREAM_OWN_GEMM` on first use).
+fn own_products() -> bool {
+    match OWN_GEMM.load(Ordering::Relaxed) {
         0 => {
             let on = cfg!(target_arch = "wasm32") || std::env::var("DREAM_OWN_GEMM").is_ok_and(|v| v == "1");
             set_own_gemm(on);
             on
         }
         v => v == 2,
-    };
-    on && fast_path::<B>(device)
+    }
 }
 
 /// `true` when `B` is the burn-flex CPU backend without autodiff: the data is in host memory, so
@@ -197,7 +201,25 @@ pub fn conv1d<B: Backend>(
 
 /// `x·Wᵀ + bias` of `m` rows `x (m × k)` with a PyTorch-layout weight `w (n × k)`.
 pub fn linear_rows(x: &[f32], m: usize, k: usize, w: &[f32], n: usize, bias: Option<&[f32]>) -> Vec<f32> {
-    matmul_rows(x, m, k, BOperand::packed(&gemm::pack_b_transposed(w, n, k, k), k), n, bias)
+    weight_rows(x, m, k, w, (1, k), n, bias)
+}
+
+/// `x·W + bias` of `m` rows `x (m × k)`, `W (k × n)` given by its row and column strides in `w`
+/// (`(1, k)`: a PyTorch `(n × k)` weight; `(n, 1)`: burn's `(k × n)` Linear weight). On
+/// [`crate::gemm`] when [`set_own_gemm`] is on (WebAssembly), else on the gemm crate's AVX-512
+/// kernels over the rayon pool.
+pub fn weight_rows(x: &[f32], m: usize, k: usize, w: &[f32], (w_rs, w_cs): (usize, usize), n: usize, bias: Option<&[f32]>) -> Vec<f32> {
+    #[cfg(all(feature = "flex", not(target_arch = "wasm32")))]
+    if !own_products() {
+        let mut out = vec![0f32; m * n];
+        if let Some(bias) = bias {
+            out.chunks_exact_mut(n.max(1)).for_each(|r| r.copy_from_slice(bias));
+        }
+        crate::autograd::sgemm((m, n, k), x, (k, 1), w, (w_rs, w_cs), &mut out, n, bias.is_some());
+        return out;
+    }
+    let packed = if w_rs == 1 { gemm::pack_b_transposed(w, n, k, w_cs) } else { gemm::pack_b(w, k, n, w_rs) };
+    matmul_rows(x, m, k, BOperand::packed(&packed, k), n, bias)
 }
 
 /// `x·B + bias` of `m` rows `x (m × k)`, `B (k × n)`.
@@ -227,8 +249,7 @@ pub fn matmul_weight<B: Backend, const D: usize>(x: Tensor<B, D>, w: Tensor<B, 2
     let mut shape = x.dims();
     let [k, n] = w.dims();
     let m = shape[..D - 1].iter().product();
-    let packed = gemm::pack_b(&host(w), k, n, n);
-    let out = matmul_rows(&host(x), m, k, BOperand::packed(&packed, k), n, bias.map(host).as_deref());
+    let out = weight_rows(&host(x), m, k, &host(w), (n, 1), n, bias.map(host).as_deref());
     shape[D - 1] = n;
     Tensor::from_data(TensorData::new(out, shape), &device)
 }
@@ -249,6 +270,19 @@ pub fn attention_rows<'a>(qkv: [(&'a [f32], usize); 3], ld: usize, batch: usize,
         let start = bi * len * ld;
         let rows = |x: &'a [f32], off: usize| -> &'a [f32] { &x[start + off..] };
         let mut scores = vec![0f32; len * len];
+        #[cfg(all(feature = "flex", not(target_arch = "wasm32")))]
+        if !own_products() {
+            // The gemm crate reads kᵀ and v through strides: nothing packed here.
+            use crate::autograd::sgemm_with;
+            for h in 0..heads {
+                sgemm_with(false, (len, len, hd), rows(q, qo + h * hd), (ld, 1), rows(k, ko + h * hd), (1, ld), &mut scores, len, false);
+                for row in scores.chunks_exact_mut(len) {
+                    softmax_row(row, scale);
+                }
+                sgemm_with(false, (len, hd, len), &scores, (len, 1), rows(v, vo + h * hd), (ld, 1), &mut ctx[h * hd..], d, false);
+            }
+            return;
+        }
         for h in 0..heads {
             // B operands, packed: kᵀ (hd × len) and v (len × hd) of this head.
             let kt = gemm::pack_b_transposed(rows(k, ko + h * hd), len, hd, ld);
@@ -310,15 +344,55 @@ pub fn depthwise_rows(x: &[f32], batch: usize, len: usize, d: usize, w: &[f32], 
     out
 }
 
+/// LayerNorm of every row of `x (m × d)` (PyTorch semantics: biased variance, `eps` inside the
+/// square root) with `gamma`, `beta (d)` → `(m × d)`. Mean and variance over 8 interleaved lanes
+/// (a sequential float sum would keep the loops scalar).
+pub fn layer_norm_rows(x: &[f32], d: usize, gamma: &[f32], beta: &[f32], eps: f64) -> Vec<f32> {
+    let mut out = vec![0f32; x.len()];
+    if d == 0 {
+        return out;
+    }
+    let rows = (x.len() / d).max(1);
+    // About 16 rayon tasks per call, each a block of whole rows.
+    let per_task = rows.div_ceil(16) * d;
+    par_rows2(&mut out, per_task, x, per_task, |x, o| {
+        for (r, o) in x.chunks_exact(d).zip(o.chunks_exact_mut(d)) {
+            let mean = lane_sum(r, |v| v) / d as f32;
+            let var = lane_sum(r, |v| (v - mean) * (v - mean)) / d as f32;
+            let inv = 1.0 / ((var as f64 + eps).sqrt() as f32);
+            for (((o, v), g), b) in o.iter_mut().zip(r).zip(gamma).zip(beta) {
+                *o = (v - mean) * inv * g + b;
+            }
+        }
+    });
+    out
+}
+
+/// `Σ f(row[j])` over 8 interleaved lanes, then the lanes in order.
+#[inline(always)]
+fn lane_sum(row: &[f32], f: impl Fn(f32) -> f32) -> f32 {
+    let mut acc = [0f32; 8];
+    let mut chunks = row.chunks_exact(8);
+    for c in &mut chunks {
+        for (a, v) in acc.iter_mut().zip(c) {
+            *a += f(*v);
+        }
+    }
+    chunks.remainder().iter().fold(acc.iter().sum::<f32>(), |a, v| a + f(*v))
+}
+
 /// `a · silu(g)` of the two column halves of `x (m × 2f)` → `(m × f)` (SwiGLU).
 pub fn swiglu_rows(x: &[f32], m: usize, f: usize) -> Vec<f32> {
     let mut out = vec![0f32; m * f];
     if f > 0 {
-        for (o, r) in out.chunks_exact_mut(f).zip(x.chunks_exact(2 * f)) {
-            for ((o, a), g) in o.iter_mut().zip(&r[..f]).zip(&r[f..]) {
-                *o = a * silu(*g);
+        let per_task = m.div_ceil(16);
+        par_rows2(&mut out, per_task * f, x, per_task * 2 * f, |x, o| {
+            for (o, r) in o.chunks_exact_mut(f).zip(x.chunks_exact(2 * f)) {
+                for ((o, a), g) in o.iter_mut().zip(&r[..f]).zip(&r[f..]) {
+                    *o = a * silu(*g);
+                }
             }
-        }
+        });
     }
     out
 }

@@ -655,16 +655,6 @@ impl<B: Backend> SelfAttention<B> {
     pub fn forward(&self, x: Tensor<B, 3>) -> Tensor<B, 3> {
         let [b, l, d] = x.dims();
         let hd = d / self.heads;
-        if kernels::own_gemm::<B>(&x.device()) {
-            // One (b·l, 3D) product for Q, K and V; each head reads its columns in place.
-            let device = x.device();
-            let w = kernels::host(self.in_proj_weight.val());
-            let qkv = kernels::linear_rows(&kernels::host(x), b * l, d, &w, 3 * d, Some(&kernels::host(self.in_proj_bias.val())));
-            let ctx = kernels::attention_rows([(&qkv, 0), (&qkv, d), (&qkv, 2 * d)], 3 * d, b, l, self.heads, hd);
-            let w_out = kernels::host(self.out_proj_weight.val());
-            let out = kernels::linear_rows(&ctx, b * l, d, &w_out, d, Some(&kernels::host(self.out_proj_bias.val())));
-            return Tensor::from_data(burn::tensor::TensorData::new(out, [b, l, d]), &device);
-        }
         // Separate Q, K, V products from row blocks of the packed projection: each result is
         // contiguous (slicing a packed (b, l, 3D) output would leave strided views).
         let project = |i: usize| {
@@ -676,6 +666,17 @@ impl<B: Backend> SelfAttention<B> {
         let ctx = ctx.swap_dims(1, 2).reshape([b, l, d]);
         ctx.matmul(self.out_proj_weight.val().transpose().unsqueeze::<3>())
             + self.out_proj_bias.val().reshape([1, 1, d])
+    }
+
+    /// [`SelfAttention::forward`] on host rows `x (batch · length × D)` → `(batch · length × D)`
+    /// ([`kernels`]' row kernels, CPU inference): one `(batch · length, 3D)` product for Q, K and
+    /// V; each head reads its columns in place.
+    pub fn forward_rows(&self, x: &[f32], batch: usize, len: usize) -> Vec<f32> {
+        let d = self.out_proj_bias.dims()[0];
+        let m = batch * len;
+        let qkv = kernels::linear_rows(x, m, d, &kernels::host(self.in_proj_weight.val()), 3 * d, Some(&kernels::host(self.in_proj_bias.val())));
+        let ctx = kernels::attention_rows([(&qkv, 0), (&qkv, d), (&qkv, 2 * d)], 3 * d, batch, len, self.heads, d / self.heads);
+        kernels::linear_rows(&ctx, m, d, &kernels::host(self.out_proj_weight.val()), d, Some(&kernels::host(self.out_proj_bias.val())))
     }
 
     /// Visits `in_proj_weight`, `in_proj_bias`, `out_proj.weight`, `out_proj.bias`.

@@ -98,13 +98,6 @@ impl<B: Backend> FeedForward<B> {
     /// `(batch, L, D)` → `(batch, L, D)`.
     pub fn forward(&self, x: Tensor<B, 3>) -> Tensor<B, 3> {
         let x = crate::nn::layer_norm(&self.norm, x, LN_EPS);
-        if crate::kernels::own_gemm::<B>(&x.device()) {
-            let ag = crate::kernels::matmul_weight(x, self.linear1.weight.val(), None);
-            let [b, l, f2] = ag.dims();
-            let h = crate::kernels::swiglu_rows(&crate::kernels::host(ag), b * l, f2 / 2);
-            let h = Tensor::<B, 3>::from_data(burn::tensor::TensorData::new(h, [b, l, f2 / 2]), &self.linear1.weight.device());
-            return crate::nn::dropout(&self.dropout, crate::kernels::matmul_weight(h, self.linear2.weight.val(), None));
-        }
         // Value half `a` and gate half `g` from column blocks of linear1's weight, so both come
         // out contiguous (slicing one (…, 2F) output would leave strided views).
         let w = self.linear1.weight.val(); // (D, 2F)
@@ -113,6 +106,16 @@ impl<B: Backend> FeedForward<B> {
         let g = x.matmul(w.narrow(1, f, f).unsqueeze::<3>());
         let g = if crate::kernels::fast_path::<B>(&g.device()) { crate::kernels::silu_all(g) } else { silu(g) };
         crate::nn::dropout(&self.dropout, self.linear2.forward(crate::nn::dropout(&self.dropout, a * g)))
+    }
+
+    /// [`FeedForward::forward`] in eval mode on host rows `x (m × D)` → `(m × D)`.
+    fn forward_rows(&self, x: &[f32], m: usize) -> Vec<f32> {
+        use crate::kernels::{host, swiglu_rows, weight_rows};
+        let [d, f2] = self.linear1.weight.dims();
+        let xn = layer_norm_rows(&self.norm, x, d);
+        let ag = weight_rows(&xn, m, d, &host(self.linear1.weight.val()), (f2, 1), f2, None);
+        let h = swiglu_rows(&ag, m, f2 / 2);
+        weight_rows(&h, m, f2 / 2, &host(self.linear2.weight.val()), (d, 1), d, None)
     }
 
     fn visit_params<V: ParamVisitor<B>>(&mut self, v: &mut V, prefix: &str) {
@@ -131,6 +134,18 @@ fn visit_layer_norm<B: Backend, V: ParamVisitor<B>>(ln: &mut LayerNorm<B>, v: &m
 
 /// LayerNorm epsilon of every Conformer LayerNorm (reference §2.3).
 const LN_EPS: f64 = 1e-6;
+
+/// `ln` over host rows `x (m × d)`.
+fn layer_norm_rows<B: Backend>(ln: &LayerNorm<B>, x: &[f32], d: usize) -> Vec<f32> {
+    use crate::kernels::host;
+    let beta = ln.beta.as_ref().map_or_else(|| vec![0f32; d], |b| host(b.val()));
+    crate::kernels::layer_norm_rows(x, d, &host(ln.gamma.val()), &beta, LN_EPS)
+}
+
+/// `x += s · y`, element-wise.
+fn add_scaled(x: &mut [f32], y: &[f32], s: f32) {
+    x.iter_mut().zip(y).for_each(|(x, y)| *x += y * s);
+}
 
 /// One Conformer-style layer. `(batch, L, D)` → `(batch, L, D)`.
 #[derive(Module, Debug)]
@@ -158,24 +173,35 @@ impl<B: Backend> ConformerLayer<B> {
     pub fn forward(&self, x: Tensor<B, 3>) -> Tensor<B, 3> {
         let x = x.clone() + self.ff1.forward(x) * 0.5;
         let x1 = crate::nn::layer_norm(&self.norm1, x.clone(), LN_EPS);
-        let conv = if crate::kernels::own_gemm::<B>(&x1.device()) {
-            // Positions as rows throughout: no transposes.
-            use crate::kernels::{depthwise_rows, host, linear_rows};
-            let [b, l, d] = x1.dims();
-            let k = self.depthwise.weight.dims()[2];
-            let dw = depthwise_rows(&host(x1.clone()), b, l, d, &host(self.depthwise.weight.val()), k);
-            let bias = self.pointwise.bias.as_ref().map(|p| host(p.val()));
-            let mut pw = linear_rows(&dw, b * l, d, &host(self.pointwise.weight.val()), d, bias.as_deref());
-            pw.iter_mut().for_each(|v| *v = v.max(0.0));
-            Tensor::from_data(burn::tensor::TensorData::new(pw, [b, l, d]), &x1.device())
-        } else {
-            let conv = conv_forward(&self.pointwise, conv_forward(&self.depthwise, x1.clone().swap_dims(1, 2)));
-            crate::nn::dropout(&self.conv_dropout, relu(conv)).swap_dims(1, 2)
-        };
+        let conv = conv_forward(&self.pointwise, conv_forward(&self.depthwise, x1.clone().swap_dims(1, 2)));
+        let conv = crate::nn::dropout(&self.conv_dropout, relu(conv)).swap_dims(1, 2);
         let x1 = conv + x1; // strided operand on the right: the contiguous one is written in place
         let x = crate::nn::layer_norm(&self.norm2, x + x1, LN_EPS);
         let x = x.clone() + self.attn.forward(x);
         x.clone() + self.ff2.forward(x) * 0.5
+    }
+
+    /// [`ConformerLayer::forward`] in eval mode on host rows `x (batch · L × D)`, positions as
+    /// rows throughout (no transposes), on [`crate::kernels`]' row kernels: the CPU inference path
+    /// (WebAssembly and native).
+    fn forward_rows(&self, mut x: Vec<f32>, batch: usize, len: usize) -> Vec<f32> {
+        use crate::kernels::{depthwise_rows, host, linear_rows};
+        let m = batch * len;
+        let d = x.len() / m.max(1);
+        let ff = self.ff1.forward_rows(&x, m);
+        add_scaled(&mut x, &ff, 0.5);
+        let x1 = layer_norm_rows(&self.norm1, &x, d);
+        let k = self.depthwise.weight.dims()[2];
+        let dw = depthwise_rows(&x1, batch, len, d, &host(self.depthwise.weight.val()), k);
+        let bias = self.pointwise.bias.as_ref().map(|p| host(p.val()));
+        let pw = linear_rows(&dw, m, d, &host(self.pointwise.weight.val()), d, bias.as_deref());
+        x.iter_mut().zip(pw.iter().zip(&x1)).for_each(|(x, (p, a))| *x += p.max(0.0) + a);
+        let mut x = layer_norm_rows(&self.norm2, &x, d);
+        let attn = self.attn.forward_rows(&x, batch, len);
+        add_scaled(&mut x, &attn, 1.0);
+        let ff = self.ff2.forward_rows(&x, m);
+        add_scaled(&mut x, &ff, 0.5);
+        x
     }
 }
 
@@ -198,6 +224,13 @@ impl<B: Backend> ConformerCore<B> {
     /// `(batch, D, L)` → `(batch, D, L)`.
     pub fn forward(&self, x: Tensor<B, 3>) -> Tensor<B, 3> {
         let mut h = self.embed(x);
+        let device = h.device();
+        if crate::kernels::fast_path::<B>(&device) {
+            // CPU inference: the whole block on host rows, one copy in and one out.
+            let [b, l, d] = h.dims();
+            let rows = self.layers.iter().fold(crate::kernels::host(h), |x, layer| layer.forward_rows(x, b, l));
+            return Tensor::<B, 3>::from_data(burn::tensor::TensorData::new(rows, [b, l, d]), &device).swap_dims(1, 2);
+        }
         for layer in &self.layers {
             h = layer.forward(h);
         }
