@@ -384,7 +384,7 @@ fn lane_sum(row: &[f32], f: impl Fn(f32) -> f32) -> f32 {
 /// `a · silu(g)` of the two column halves of `x (m × 2f)` → `(m × f)` (SwiGLU).
 pub fn swiglu_rows(x: &[f32], m: usize, f: usize) -> Vec<f32> {
     let mut out = vec![0f32; m * f];
-    if f > 0 {
+    if f > 0 && m > 0 {
         let per_task = m.div_ceil(16);
         par_rows2(&mut out, per_task * f, x, per_task * 2 * f, |x, o| {
             for (o, r) in o.chunks_exact_mut(f).zip(x.chunks_exact(2 * f)) {
@@ -603,5 +603,24 @@ mod tests {
         assert!(err < 1e-5, "LSTM c error {err}");
         let err: f32 = (hn - want_h).abs().max().into_scalar();
         assert!(err < 1e-5, "LSTM h error {err}");
+
+        // Row LayerNorm (d = 21: 8-lane sums with a remainder) = burn's LayerNorm.
+        let (m, d) = (37, 21);
+        let x = Tensor::<F, 2>::random([m, d], Distribution::Normal(0.5, 2.0), &dev);
+        let mut ln = burn::nn::LayerNormConfig::new(d).with_epsilon(1e-6).init::<F>(&dev);
+        ln.gamma = burn::module::Param::from_tensor(Tensor::random([d], Distribution::Normal(1.0, 0.5), &dev));
+        ln.beta = Some(burn::module::Param::from_tensor(Tensor::random([d], Distribution::Normal(0.0, 0.5), &dev)));
+        let ours = layer_norm_rows(&host(x.clone()), d, &host(ln.gamma.val()), &host(ln.beta.as_ref().unwrap().val()), 1e-6);
+        let want = host(ln.forward(x));
+        let err = ours.iter().zip(&want).fold(0f32, |m, (a, b)| m.max((a - b).abs()));
+        assert!(ours.len() == want.len() && err < 1e-5, "LayerNorm rows error {err}");
+        // SwiGLU rows, empty and not.
+        assert!(swiglu_rows(&[], 0, 4).is_empty());
+        let ag = host(Tensor::<F, 2>::random([5, 6], Distribution::Normal(0.0, 2.0), &dev));
+        let ours = swiglu_rows(&ag, 5, 3);
+        for (i, o) in ours.iter().enumerate() {
+            let (a, g) = (ag[(i / 3) * 6 + i % 3], ag[(i / 3) * 6 + 3 + i % 3]);
+            assert!((o - a * g / (1.0 + (-g).exp())).abs() < 1e-5, "SwiGLU row {i}");
+        }
     }
 }
