@@ -1,8 +1,10 @@
 //! The WebAssembly CPU path's matrix products (`prixfixe::gemm`, chosen by
 //! `kernels::set_own_gemm`, the default on wasm32) run natively here on the shipped models: every
-//! prediction equals burn-flex's path, so the convolutions (k 1, 7, 9, 15, with and without bias),
-//! the BiLSTM, multi-head attention and SwiGLU are wired with the right layouts. One test per
-//! binary: the switch is process-wide.
+//! prediction equals the native path's (the gemm crate's products; DREAM-Attn's Conformer runs on
+//! the same row code either way, its equality with the generic layers is a unit test in
+//! `blocks::core_attn`), so the convolutions (k 1, 7, 9, 15, with and without bias), the BiLSTM,
+//! multi-head attention and SwiGLU are wired with the right layouts. One test per binary: the
+//! switch is process-wide.
 
 use std::path::PathBuf;
 

@@ -593,16 +593,10 @@ impl<B: Backend> BiLstm<B> {
 }
 
 /// `softmax(q kᵀ / √hd) · v` per sample and head, no mask, no attention dropout: `q`, `k`, `v
-/// (batch, heads, L, hd)` → `(batch, heads, L, hd)`. On the CPU in inference the scores and the
-/// softmax are spelled out so the softmax runs on the vectorising exp (burn-flex's fused
-/// attention calls libm's expf per score); in CPU training, [`crate::autograd::attention`]
-/// (hand-written backward); elsewhere burn's `attention`.
+/// (batch, heads, L, hd)` → `(batch, heads, L, hd)`. In CPU training,
+/// [`crate::autograd::attention`] (hand-written backward); elsewhere burn's `attention` (CPU
+/// inference takes [`SelfAttention::forward_rows`] instead).
 pub fn scaled_attention<B: Backend>(q: Tensor<B, 4>, k: Tensor<B, 4>, v: Tensor<B, 4>) -> Tensor<B, 4> {
-    if kernels::fast_path::<B>(&q.device()) {
-        let hd = q.dims()[3];
-        let scores = q.matmul(k.swap_dims(2, 3)) * (1.0 / (hd as f64).sqrt());
-        return kernels::softmax_last(scores).matmul(v);
-    }
     #[cfg(all(feature = "flex", not(target_arch = "wasm32")))]
     if crate::autograd::fast_training::<B>() {
         return crate::autograd::attention(q, k, v);

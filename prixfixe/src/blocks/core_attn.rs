@@ -103,14 +103,14 @@ impl<B: Backend> FeedForward<B> {
         let w = self.linear1.weight.val(); // (D, 2F)
         let f = w.dims()[1] / 2;
         let a = x.clone().matmul(w.clone().narrow(1, 0, f).unsqueeze::<3>());
-        let g = x.matmul(w.narrow(1, f, f).unsqueeze::<3>());
-        let g = if crate::kernels::fast_path::<B>(&g.device()) { crate::kernels::silu_all(g) } else { silu(g) };
+        let g = silu(x.matmul(w.narrow(1, f, f).unsqueeze::<3>()));
         crate::nn::dropout(&self.dropout, self.linear2.forward(crate::nn::dropout(&self.dropout, a * g)))
     }
 
     /// [`FeedForward::forward`] in eval mode on host rows `x (m × D)` → `(m × D)`.
     fn forward_rows(&self, x: &[f32], m: usize) -> Vec<f32> {
         use crate::kernels::{host, swiglu_rows, weight_rows};
+        debug_assert!(self.linear1.bias.is_none() && self.linear2.bias.is_none(), "SwiGLU linears have no bias");
         let [d, f2] = self.linear1.weight.dims();
         let xn = layer_norm_rows(&self.norm, x, d);
         let ag = weight_rows(&xn, m, d, &host(self.linear1.weight.val()), (f2, 1), f2, None);
@@ -187,7 +187,8 @@ impl<B: Backend> ConformerLayer<B> {
     fn forward_rows(&self, mut x: Vec<f32>, batch: usize, len: usize) -> Vec<f32> {
         use crate::kernels::{depthwise_rows, host, linear_rows};
         let m = batch * len;
-        let d = x.len() / m.max(1);
+        let d = self.norm1.gamma.dims()[0];
+        debug_assert!(x.len() == m * d && self.depthwise.bias.is_none(), "forward_rows: shapes");
         let ff = self.ff1.forward_rows(&x, m);
         add_scaled(&mut x, &ff, 0.5);
         let x1 = layer_norm_rows(&self.norm1, &x, d);
@@ -251,5 +252,28 @@ impl<B: Backend> VisitTorch<B> for ConformerCore<B> {
             l.ff2.visit_params(v, &format!("{p}ff2."));
         }
         v.param(&format!("{prefix}pos_embedding.weight"), &mut self.pos_embedding, Layout::Same);
+    }
+}
+
+#[cfg(all(test, feature = "flex"))]
+mod tests {
+    use super::*;
+    use burn::tensor::Distribution;
+
+    /// CPU inference's row path (`ConformerCore::forward` on burn-flex) = the layers' generic
+    /// eval-mode forward (burn ops), to 1e-4, on a small random Conformer (ragged sizes).
+    #[test]
+    fn rows_path_equals_generic_layers() {
+        type F = burn::backend::Flex;
+        let device = Default::default();
+        let config = ConformerCoreConfig { dim: 24, layers: 2, heads: 4, ff_mult: 4, conv_kernel: 7, dropout: 0.1, seq_len: 13 };
+        let core = config.init::<F>(&device);
+        let x = Tensor::<F, 3>::random([3, 24, 13], Distribution::Normal(0.0, 1.0), &device);
+        let rows = core.forward(x.clone());
+        let generic = core.layers.iter().fold(core.embed(x), |h, layer| layer.forward(h)).swap_dims(1, 2);
+        let (a, b) = (crate::kernels::host(rows), crate::kernels::host(generic));
+        let scale = b.iter().fold(0f32, |m, v| m.max(v.abs()));
+        let err = a.iter().zip(&b).fold(0f32, |m, (x, y)| m.max((x - y).abs()));
+        assert!(a.len() == b.len() && err <= 1e-4 * scale, "rows vs generic: max |difference| {err} (scale {scale})");
     }
 }
