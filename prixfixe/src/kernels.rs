@@ -317,7 +317,7 @@ pub fn layer_norm_rows(x: &[f32], d: usize, gamma: &[f32], beta: &[f32], eps: f6
     if d == 0 {
         return out;
     }
-    debug_assert!(x.len() % d == 0 && gamma.len() == d && beta.len() == d, "layer_norm_rows: shapes");
+    debug_assert!(x.len().is_multiple_of(d) && gamma.len() == d && beta.len() == d, "layer_norm_rows: shapes");
     let rows = (x.len() / d).max(1);
     // About 16 rayon tasks per call, each a block of whole rows.
     let per_task = rows.div_ceil(16) * d;
