@@ -35,6 +35,7 @@ use std::any::{Any, TypeId};
 use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::Arc;
 
+
 use burn::backend::autodiff::checkpoint::base::Checkpointer;
 use burn::backend::autodiff::grads::Gradients;
 use burn::backend::autodiff::ops::{Backward, Ops, OpsKind};
@@ -45,7 +46,7 @@ use burn::tensor::{Tensor, TensorData, TensorPrimitive};
 use burn_flex::FlexTensor;
 use rayon::prelude::*;
 
-use crate::kernels::{sigmoid, tanh};
+use crate::kernels::{lane_sum, sigmoid, tanh};
 
 type Ad = Autodiff<Flex>;
 type AdTensor = <Ad as burn::tensor::backend::BackendTypes>::FloatTensorPrimitive;
@@ -698,15 +699,7 @@ pub fn layer_norm<B: Backend, const N: usize>(x: Tensor<B, N>, gamma: Tensor<B, 
     y.par_chunks_mut(d)
         .zip(xv.par_chunks(d))
         .zip(mean.par_iter_mut().zip(rstd.par_iter_mut()))
-        .for_each(|((out, r), (m, rs))| {
-            let mu = lane_sum(d, |j| r[j]) / d as f32;
-            let var = lane_sum(d, |j| (r[j] - mu) * (r[j] - mu)) / d as f32;
-            let inv = 1.0 / ((var as f64 + eps).sqrt() as f32);
-            for ((o, &v), (gj, bj)) in out.iter_mut().zip(r).zip(g.iter().zip(&bt)) {
-                *o = (v - mu) * inv * gj + bj;
-            }
-            (*m, *rs) = (mu, inv);
-        });
+        .for_each(|((out, r), (m, rs))| (*m, *rs) = crate::kernels::layer_norm_row(r, &g, &bt, eps, out));
     let y = FlexTensor::from_data(TensorData::new(y, xs.layout().shape().clone()));
     let out = match LayerNormBackward.prepare::<NoCheckpointing>(nodes).compute_bound().stateful() {
         OpsKind::Tracked(prep) => prep.finish(
@@ -906,20 +899,6 @@ pub struct BatchStats {
     pub mean: Vec<f32>,
     /// Per-channel biased variance over `(batch, length)`.
     pub var: Vec<f32>,
-}
-
-/// `Σ_j f(j)` for `j < n` in 8 independent lanes, so that LLVM vectorises it (a plain `sum` is
-/// a sequential chain in f32).
-#[inline(always)]
-fn lane_sum(n: usize, f: impl Fn(usize) -> f32) -> f32 {
-    let mut acc = [0f32; 8];
-    let full = n / 8 * 8;
-    for i in (0..full).step_by(8) {
-        for (l, a) in acc.iter_mut().enumerate() {
-            *a += f(i + l);
-        }
-    }
-    (full..n).map(&f).sum::<f32>() + acc.iter().sum::<f32>()
 }
 
 /// Per-channel totals of per-row values `f(row index, row) → [f32; 2]` over the rows `(b, c)` of a

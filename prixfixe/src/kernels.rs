@@ -188,10 +188,7 @@ pub fn weight_rows(x: &[f32], m: usize, k: usize, w: &[f32], (w_rs, w_cs): (usiz
     debug_assert!(w_rs == 1 || w_cs == 1, "weight_rows: one of W's strides must be 1");
     #[cfg(all(feature = "flex", not(target_arch = "wasm32")))]
     if !own_products() {
-        let mut out = vec![0f32; m * n];
-        if let Some(bias) = bias {
-            out.chunks_exact_mut(n.max(1)).for_each(|r| r.copy_from_slice(bias));
-        }
+        let mut out = bias_rows(m, n, bias);
         crate::autograd::sgemm((m, n, k), x, (k, 1), w, (w_rs, w_cs), &mut out, n, bias.is_some());
         return out;
     }
@@ -199,16 +196,18 @@ pub fn weight_rows(x: &[f32], m: usize, k: usize, w: &[f32], (w_rs, w_cs): (usiz
     matmul_rows(x, m, k, BOperand::packed(&packed, k), n, bias)
 }
 
+/// `m × n` rows, each `bias` (zeros without one): the start of a product `+ bias`.
+fn bias_rows(m: usize, n: usize, bias: Option<&[f32]>) -> Vec<f32> {
+    match bias {
+        Some(bias) if n > 0 => bias.repeat(m),
+        _ => vec![0f32; m * n],
+    }
+}
+
 /// `x·B + bias` of `m` rows `x (m × k)`, `B (k × n)`.
 fn matmul_rows(x: &[f32], m: usize, k: usize, b: BOperand<'_>, n: usize, bias: Option<&[f32]>) -> Vec<f32> {
-    let mut out = vec![0f32; m * n];
-    if m == 0 || n == 0 {
-        return out;
-    }
-    if let Some(bias) = bias {
-        out.chunks_exact_mut(n).for_each(|r| r.copy_from_slice(bias));
-    }
-    if k == 0 {
+    let mut out = bias_rows(m, n, bias);
+    if m == 0 || n == 0 || k == 0 {
         return out;
     }
     let rows = m.div_ceil(2);
@@ -235,32 +234,40 @@ pub fn attention_rows<'a>(qkv: [(&'a [f32], usize); 3], ld: usize, batch: usize,
         let start = bi * len * ld;
         let rows = |x: &'a [f32], off: usize| -> &'a [f32] { &x[start + off..] };
         let mut scores = vec![0f32; len * len];
-        #[cfg(all(feature = "flex", not(target_arch = "wasm32")))]
-        if !own_products() {
-            // The gemm crate reads kᵀ and v through strides: nothing packed here.
-            use crate::autograd::sgemm_with;
-            for h in 0..heads {
-                sgemm_with(false, (len, len, hd), rows(q, qo + h * hd), (ld, 1), rows(k, ko + h * hd), (1, ld), &mut scores, len, false);
-                for row in scores.chunks_exact_mut(len) {
-                    softmax_row(row, scale);
-                }
-                sgemm_with(false, (len, hd, len), &scores, (len, 1), rows(v, vo + h * hd), (ld, 1), &mut ctx[h * hd..], d, false);
-            }
-            return;
-        }
         for h in 0..heads {
-            // B operands, packed: kᵀ (hd × len) and v (len × hd) of this head.
-            let kt = gemm::pack_b_transposed(rows(k, ko + h * hd), len, hd, ld);
-            let vp = gemm::pack_b(rows(v, vo + h * hd), len, hd, ld);
-            let qh = rows(q, qo + h * hd);
-            gemm::gemm(len, len, hd, 1, qh, ld, BOperand::packed(&kt, hd), &mut scores, len, false);
-            for row in scores.chunks_exact_mut(len) {
-                softmax_row(row, scale);
-            }
-            gemm::gemm(len, hd, len, 1, &scores, len, BOperand::packed(&vp, len), &mut ctx[h * hd..], d, false);
+            let (qh, kh, vh) = (rows(q, qo + h * hd), rows(k, ko + h * hd), rows(v, vo + h * hd));
+            head_products(qh, kh, vh, ld, len, hd, &mut scores, &mut ctx[h * hd..], d, scale);
         }
     });
     ctx
+}
+
+/// One head of [`attention_rows`]: `scores = softmax(scale · q kᵀ)`, then `ctx = scores · v`
+/// (`ctx` row stride `ldc`); `q`, `k`, `v` are `len × hd` with row stride `ld`. The gemm crate
+/// reads `kᵀ` and `v` through strides natively; [`crate::gemm`] (WebAssembly) takes them packed.
+#[allow(clippy::too_many_arguments)]
+fn head_products(q: &[f32], k: &[f32], v: &[f32], ld: usize, len: usize, hd: usize, scores: &mut [f32], ctx: &mut [f32], ldc: usize, scale: f32) {
+    #[cfg(all(feature = "flex", not(target_arch = "wasm32")))]
+    let native = !own_products();
+    #[cfg(not(all(feature = "flex", not(target_arch = "wasm32"))))]
+    let native = false;
+    if native {
+        #[cfg(all(feature = "flex", not(target_arch = "wasm32")))]
+        crate::autograd::sgemm_with(false, (len, len, hd), q, (ld, 1), k, (1, ld), scores, len, false);
+    } else {
+        let kt = gemm::pack_b_transposed(k, len, hd, ld);
+        gemm::gemm(len, len, hd, 1, q, ld, BOperand::packed(&kt, hd), scores, len, false);
+    }
+    for row in scores.chunks_exact_mut(len) {
+        softmax_row(row, scale);
+    }
+    if native {
+        #[cfg(all(feature = "flex", not(target_arch = "wasm32")))]
+        crate::autograd::sgemm_with(false, (len, hd, len), scores, (len, 1), v, (ld, 1), ctx, ldc, false);
+    } else {
+        let vp = gemm::pack_b(v, len, hd, ld);
+        gemm::gemm(len, hd, len, 1, scores, len, BOperand::packed(&vp, len), ctx, ldc, false);
+    }
 }
 
 /// `softmax(scale · row)` in place, on the vectorising `exp`. The maximum and the sum are taken
@@ -310,8 +317,7 @@ pub fn depthwise_rows(x: &[f32], batch: usize, len: usize, d: usize, w: &[f32], 
 }
 
 /// LayerNorm of every row of `x (m × d)` (PyTorch semantics: biased variance, `eps` inside the
-/// square root) with `gamma`, `beta (d)` → `(m × d)`. Mean and variance over 8 interleaved lanes
-/// (a sequential float sum would keep the loops scalar).
+/// square root) with `gamma`, `beta (d)` → `(m × d)`: [`layer_norm_row`] on every row.
 pub fn layer_norm_rows(x: &[f32], d: usize, gamma: &[f32], beta: &[f32], eps: f64) -> Vec<f32> {
     let mut out = vec![0f32; x.len()];
     if d == 0 {
@@ -323,28 +329,38 @@ pub fn layer_norm_rows(x: &[f32], d: usize, gamma: &[f32], beta: &[f32], eps: f6
     let per_task = rows.div_ceil(16) * d;
     par_rows2(&mut out, per_task, x, per_task, |x, o| {
         for (r, o) in x.chunks_exact(d).zip(o.chunks_exact_mut(d)) {
-            let mean = lane_sum(r, |v| v) / d as f32;
-            let var = lane_sum(r, |v| (v - mean) * (v - mean)) / d as f32;
-            let inv = 1.0 / ((var as f64 + eps).sqrt() as f32);
-            for (((o, v), g), b) in o.iter_mut().zip(r).zip(gamma).zip(beta) {
-                *o = (v - mean) * inv * g + b;
-            }
+            layer_norm_row(r, gamma, beta, eps, o);
         }
     });
     out
 }
 
-/// `Σ f(row[j])` over 8 interleaved lanes, then the lanes in order.
+/// One row of LayerNorm: `out = (r − mean) · rstd · gamma + beta`; returns `(mean, rstd)` (the
+/// statistics the training op keeps for its backward pass, `crate::autograd::layer_norm`).
 #[inline(always)]
-fn lane_sum(row: &[f32], f: impl Fn(f32) -> f32) -> f32 {
+pub(crate) fn layer_norm_row(r: &[f32], gamma: &[f32], beta: &[f32], eps: f64, out: &mut [f32]) -> (f32, f32) {
+    let d = r.len();
+    let mean = lane_sum(d, |j| r[j]) / d as f32;
+    let var = lane_sum(d, |j| (r[j] - mean) * (r[j] - mean)) / d as f32;
+    let rstd = 1.0 / ((var as f64 + eps).sqrt() as f32);
+    for ((o, &v), (g, b)) in out.iter_mut().zip(r).zip(gamma.iter().zip(beta)) {
+        *o = (v - mean) * rstd * g + b;
+    }
+    (mean, rstd)
+}
+
+/// `Σ_{i < n} f(i)` over 8 interleaved lanes (a sequential float sum would keep the loop scalar),
+/// then the tail.
+#[inline(always)]
+pub(crate) fn lane_sum(n: usize, f: impl Fn(usize) -> f32) -> f32 {
     let mut acc = [0f32; 8];
-    let mut chunks = row.chunks_exact(8);
-    for c in &mut chunks {
-        for (a, v) in acc.iter_mut().zip(c) {
-            *a += f(*v);
+    let full = n / 8 * 8;
+    for i in (0..full).step_by(8) {
+        for (l, a) in acc.iter_mut().enumerate() {
+            *a += f(i + l);
         }
     }
-    chunks.remainder().iter().fold(acc.iter().sum::<f32>(), |a, v| a + f(*v))
+    (full..n).map(&f).sum::<f32>() + acc.iter().sum::<f32>()
 }
 
 /// `a · silu(g)` of the two column halves of `x (m × 2f)` → `(m × f)` (SwiGLU).
