@@ -305,6 +305,65 @@ pub(crate) fn lstm_forward(x: &[f32], w_ih: &[f32], w_hh: &[f32], bias: &[f32], 
     (gates, cells, hidden)
 }
 
+/// One LSTM direction for CPU inference, written into `out` (row `t·batch + b`, `H` columns from
+/// `col`, row stride `out_stride`): from the time-major input `x (len · batch, I)`, weights
+/// `w_ih (4H, I)`, `w_hh (4H, H)` and both biases summed `(4H)`.
+///
+/// Each step is one product `[h_{t∓1} | x_t] · [W_hh | W_ih]ᵀ` (`K = H + I`; for the reverse
+/// direction `[x_t | h_{t+1}]`) on a buffer that holds the input and the slot the cell fills
+/// for the next step, then the fused cell with the bias. Unlike [`lstm_forward`] (training: input
+/// products first, all gates kept for the backward pass, ~1 GB per direction at batch 1024)
+/// nothing of a step outlives it, and the products have twice the depth.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn lstm_inference(x: &[f32], w_ih: &[f32], w_hh: &[f32], bias: &[f32], batch: usize, reverse: bool, out: &mut [f32], out_stride: usize, col: usize) {
+    let g4 = bias.len();
+    let h = g4 / 4;
+    let input = w_ih.len() / g4;
+    let len = x.len() / (input * batch);
+    let k = h + input;
+    // Column layout of a step's row: forward [h | x], reverse [x | h].
+    let (x_at, h_at) = if reverse { (0, input) } else { (h, 0) };
+    let mut w = vec![0f32; g4 * k];
+    for ((row, wi), wh) in w.chunks_exact_mut(k).zip(w_ih.chunks_exact(input)).zip(w_hh.chunks_exact(h)) {
+        row[x_at..x_at + input].copy_from_slice(wi);
+        row[h_at..h_at + h].copy_from_slice(wh);
+    }
+    let mut xh = vec![0f32; len * batch * k];
+    xh.par_chunks_mut(k).zip(x.par_chunks(input)).for_each(|(r, xr)| r[x_at..x_at + input].copy_from_slice(xr));
+    let mut gates = vec![0f32; batch * g4];
+    let mut c = vec![0f32; batch * h];
+    let step_rows = batch * k;
+    for s in 0..len {
+        let t = time(s, len, reverse);
+        let (done, rest) = xh.split_at_mut(t * step_rows);
+        let (now, later) = rest.split_at_mut(step_rows);
+        sgemm((batch, g4, k), now, (k, 1), &w, (1, k), &mut gates, g4, false);
+        // The slot of h_t in the next step's rows (none after the last step).
+        let next: Option<&mut [f32]> = match (s + 1 < len, reverse) {
+            (false, _) => None,
+            (true, false) => Some(&mut later[..step_rows]),
+            (true, true) => Some(&mut done[(t - 1) * step_rows..]),
+        };
+        let out_t = &mut out[t * batch * out_stride..(t + 1) * batch * out_stride];
+        let cell = |(a, cr, o): (&mut [f32], &mut [f32], &mut [f32])| {
+            a.iter_mut().zip(bias).for_each(|(v, b)| *v += b);
+            crate::kernels::lstm_cell::<false>(a, cr, &mut o[col..col + h]);
+        };
+        match next {
+            Some(next) => gates
+                .par_chunks_mut(g4)
+                .zip(c.par_chunks_mut(h))
+                .zip(out_t.par_chunks_mut(out_stride))
+                .zip(next.par_chunks_mut(k))
+                .for_each(|(((a, cr), o), nr)| {
+                    cell((a, cr, o));
+                    nr[h_at..h_at + h].copy_from_slice(&o[col..col + h]);
+                }),
+            None => gates.par_chunks_mut(g4).zip(c.par_chunks_mut(h)).zip(out_t.par_chunks_mut(out_stride)).for_each(|((a, cr), o)| cell((a, cr, o))),
+        }
+    }
+}
+
 /// Backward pass of one row's cell update ([`crate::kernels::lstm_cell`]): from the activated
 /// gates `a (4H)`, the cell `c_t` and `c_prev`, and the gradients reaching `h_t` from the output
 /// (`d_h`) and from step t+1 (`dh_next`), writes the pre-activation gate gradients `dg (4H)` and

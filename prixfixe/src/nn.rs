@@ -163,6 +163,12 @@ pub fn conv_forward<B: Backend>(conv: &Conv1d<B>, x: Tensor<B, 3>) -> Tensor<B, 
     }
 }
 
+/// Whether `conv` is a dense 'same' convolution of the kind [`conv1d_same`] builds: stride 1,
+/// dilation 1, one group, odd kernel.
+pub fn is_dense_same<B: Backend>(conv: &Conv1d<B>) -> bool {
+    conv.stride == 1 && conv.dilation == 1 && conv.groups == 1 && conv.weight.dims()[2] % 2 == 1
+}
+
 #[cfg(all(feature = "flex", not(target_arch = "wasm32")))]
 fn fast_training_conv<B: Backend>() -> bool {
     crate::autograd::fast_training::<B>()
@@ -490,6 +496,11 @@ impl<B: Backend> BiLstm<B> {
         }
     }
 
+    /// Hidden units per direction.
+    pub fn hidden(&self) -> usize {
+        self.hidden
+    }
+
     /// `(batch, length, I)` → `(batch, length, 2H)`.
     pub fn forward(&self, x: Tensor<B, 3>) -> Tensor<B, 3> {
         let [batch, len, input] = x.dims();
@@ -550,19 +561,35 @@ impl<B: Backend> BiLstm<B> {
     fn forward_host(&self, x_tm: Tensor<B, 2>, batch: usize, len: usize, input: usize) -> Tensor<B, 3> {
         let h = self.hidden;
         let device = x_tm.device();
-        let x = kernels::host(x_tm);
-        debug_assert_eq!(x.len(), len * batch * input);
+        let tm = self.time_major_host(x_tm, batch, len, input);
         let mut out = vec![0f32; batch * len * 2 * h];
-        for (col, d, reverse) in [(0, &self.fwd, false), (h, &self.bwd, true)] {
-            let bias = kernels::host(d.b_ih.val() + d.b_hh.val());
-            let (_, _, hidden) = crate::autograd::lstm_forward(&x, &kernels::host(d.w_ih.val()), &kernels::host(d.w_hh.val()), &bias, batch, reverse);
-            for (row, hr) in hidden.chunks_exact(h).enumerate() {
-                let (t, b) = (row / batch, row % batch);
-                let o = (b * len + t) * 2 * h + col;
-                out[o..o + h].copy_from_slice(hr);
-            }
+        for (row, hr) in tm.chunks_exact(2 * h).enumerate() {
+            let (t, b) = (row / batch, row % batch);
+            let o = (b * len + t) * 2 * h;
+            out[o..o + 2 * h].copy_from_slice(hr);
         }
         Tensor::from_data(burn::tensor::TensorData::new(out, [batch, len, 2 * h]), &device)
+    }
+
+    /// The native CPU inference path's output, time-major: `(batch, length, I)` → host rows
+    /// `(length, batch, 2H)` (forward direction's `H` units, then the reverse direction's).
+    #[cfg(all(feature = "flex", not(target_arch = "wasm32")))]
+    pub(crate) fn forward_time_major_host(&self, x: Tensor<B, 3>) -> Vec<f32> {
+        let [batch, len, input] = x.dims();
+        self.time_major_host(x.swap_dims(0, 1).reshape([len * batch, input]), batch, len, input)
+    }
+
+    #[cfg(all(feature = "flex", not(target_arch = "wasm32")))]
+    fn time_major_host(&self, x_tm: Tensor<B, 2>, batch: usize, len: usize, input: usize) -> Vec<f32> {
+        let h = self.hidden;
+        let x = kernels::host(x_tm);
+        debug_assert_eq!(x.len(), len * batch * input);
+        let mut out = vec![0f32; len * batch * 2 * h];
+        for (col, d, reverse) in [(0, &self.fwd, false), (h, &self.bwd, true)] {
+            let bias = kernels::host(d.b_ih.val() + d.b_hh.val());
+            crate::autograd::lstm_inference(&x, &kernels::host(d.w_ih.val()), &kernels::host(d.w_hh.val()), &bias, batch, reverse, &mut out, 2 * h, col);
+        }
+        out
     }
 
     /// [`BiLstm::forward`] on [`crate::gemm`] from the time-major input `(length · batch, I)`:

@@ -96,17 +96,18 @@ pub fn forward_logits_split<B: Backend>(model: &PrixFixeNet<B>, x: Tensor<B, 3>,
     model.forward_logits(x)
 }
 
-/// Default number of batch parts for [`forward_logits_split`]: `DREAM_THREADS` if set, else twice
-/// rayon's pool size (`RAYON_NUM_THREADS`, default: the number of cores) — measured best on the
-/// 2-core machine (one part's single-threaded element-wise work overlaps another's matrix products);
-/// 1 on wasm32.
+/// Default number of batch parts for [`forward_logits_split`]: `DREAM_THREADS` if set, else
+/// rayon's pool size (`RAYON_NUM_THREADS`, default: the number of cores); 1 on wasm32. On the
+/// 2-core machine (2026-12-07, batch 1024) twice the pool size measured the same for DREAM-CNN
+/// and DREAM-Attn (within 3 %) and 17 % slower for DREAM-RNN, whose BiLSTM steps and DFT
+/// convolutions ([`crate::spectral`]) already use every core.
 pub fn default_threads() -> usize {
     #[cfg(not(target_arch = "wasm32"))]
     {
         std::env::var("DREAM_THREADS")
             .ok()
             .and_then(|v| v.parse().ok())
-            .unwrap_or_else(|| 2 * rayon::current_num_threads())
+            .unwrap_or_else(rayon::current_num_threads)
             .max(1)
     }
     #[cfg(target_arch = "wasm32")]

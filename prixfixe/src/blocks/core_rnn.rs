@@ -70,8 +70,39 @@ impl<B: Backend> BiLstmCore<B> {
 
     /// `(batch, c_in, L)` → `(batch, c_out, L)`.
     pub fn forward(&self, x: Tensor<B, 3>) -> Tensor<B, 3> {
+        #[cfg(all(feature = "flex", not(target_arch = "wasm32")))]
+        if let Some(y) = self.forward_spectral(&x) {
+            return y;
+        }
         let h = self.lstm_output(x).swap_dims(1, 2);
         crate::nn::dropout(&self.dropout, self.branches.forward(h))
+    }
+
+    /// Native CPU inference: the BiLSTM's time-major output goes straight into the conv
+    /// branches computed through the DFT ([`crate::spectral`]; the dropouts are identities in
+    /// inference). `None` where that path does not apply or would not pay.
+    #[cfg(all(feature = "flex", not(target_arch = "wasm32")))]
+    fn forward_spectral(&self, x: &Tensor<B, 3>) -> Option<Tensor<B, 3>> {
+        use crate::kernels::{fast_path, host, own_gemm};
+        let device = x.device();
+        let [batch, _, len] = x.dims();
+        let c_in = 2 * self.lstm.hidden();
+        let shapes: Vec<(usize, usize)> = self.branches.convs.iter().map(|c| (c.weight.dims()[0], c.weight.dims()[2])).collect();
+        let dense_same = self.branches.convs.iter().all(|c| crate::nn::is_dense_same(c));
+        if !fast_path::<B>(&device) || own_gemm::<B>(&device) || !dense_same || !crate::spectral::pays(len, c_in, &shapes) {
+            return None;
+        }
+        let h = self.lstm.forward_time_major_host(x.clone().swap_dims(1, 2));
+        let weights: Vec<(Vec<f32>, Option<Vec<f32>>)> =
+            self.branches.convs.iter().map(|c| (host(c.weight.val()), c.bias.as_ref().map(|b| host(b.val())))).collect();
+        let branches: Vec<crate::spectral::Branch> = weights
+            .iter()
+            .zip(&shapes)
+            .map(|((w, b), &(out, k))| crate::spectral::Branch { weight: w, bias: b.as_deref(), out, k })
+            .collect();
+        let y = crate::spectral::conv_branches_relu(&h, batch, len, c_in, &branches);
+        let o_all = shapes.iter().map(|s| s.0).sum::<usize>();
+        Some(Tensor::from_data(burn::tensor::TensorData::new(y, [batch, o_all, len]), &device))
     }
 }
 
