@@ -21,7 +21,7 @@
 //!   kernels around them.
 //! - `autograd` (native, burn-flex): training ops with hand-written backward passes (the BiLSTM
 //!   over the whole sequence), exact replacements of the generic autodiff path.
-//! - `spectral` (native, burn-flex): dense 'same' convolution branches through the discrete
+//! - [`spectral`]: dense 'same' convolution branches through the discrete
 //!   Fourier transform (DREAM-RNN's core convolutions at inference, 4× fewer multiply-adds).
 //! - [`metrics`]: Pearson r, r², Spearman ρ.
 //! - [`challenge`]: DREAM Challenge scoring (per-subset r² / ρ, pair subsets, weighted scores).
@@ -54,7 +54,6 @@ pub mod model;
 pub mod nn;
 pub mod predictor;
 pub mod seqio;
-#[cfg(all(feature = "flex", not(target_arch = "wasm32")))]
 pub mod spectral;
 pub mod taylor;
 pub mod tiling;

@@ -71,6 +71,12 @@ impl PrixFixeConfig {
         self.first.macs(self.seq_len) + self.core.macs(self.seq_len) + self.final_block.macs(self.seq_len)
     }
 
+    /// [`Self::macs_per_row`] as native CPU inference executes it (DREAM-RNN's core convolutions
+    /// through the DFT, [`crate::spectral`]): the work behind a distance-to-the-peak figure.
+    pub fn cpu_inference_macs_per_row(&self) -> u64 {
+        self.first.macs(self.seq_len) + self.core.cpu_inference_macs(self.seq_len) + self.final_block.macs(self.seq_len)
+    }
+
     /// Checks that the blocks fit together.
     ///
     /// # Errors
@@ -473,6 +479,9 @@ mod tests {
         }
         assert_eq!(rnn.macs_per_row(), want);
         assert_eq!(want, 618_720_000);
+        // Through the DFT the branches' 368.64 M become 2·F·L·C + F·2C·2O + 2·O·F·L with
+        // F = (150 + 7) / 2 + 1 = 79: 15.17 M + 64.72 M + 7.58 M.
+        assert_eq!(rnn.cpu_inference_macs_per_row(), want - 368_640_000 + 15_168_000 + 64_716_800 + 7_584_000);
         // DREAM-Attn: every Conformer weight once per position, plus q·kᵀ and p·v (2·L²·D per layer).
         let attn = ModelPreset::DreamAttn.config();
         let CoreBlock::Conformer(core) = &attn.init::<B>(&Default::default()).unwrap().core else { panic!("Conformer core") };

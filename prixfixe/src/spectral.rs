@@ -20,8 +20,10 @@
 //! fixtures of the published model pass through it). The browser keeps the direct
 //! convolution (its own products take no strides).
 
+#[cfg(all(feature = "flex", not(target_arch = "wasm32")))]
 use rayon::prelude::*;
 
+#[cfg(all(feature = "flex", not(target_arch = "wasm32")))]
 use crate::autograd::sgemm_with;
 
 /// One convolution branch: `weight (out, c_in, k)` in PyTorch's layout, `k` odd, 'same'
@@ -37,6 +39,7 @@ pub struct Branch<'a> {
     pub k: usize,
 }
 
+#[cfg(all(feature = "flex", not(target_arch = "wasm32")))]
 /// Samples per round of the three steps: bounds the spectra to ~160 MB for DREAM-RNN.
 const CHUNK: usize = 256;
 
@@ -62,6 +65,7 @@ pub fn pays(len: usize, c_in: usize, branches: &[(usize, usize)]) -> bool {
     2 * spectral <= direct
 }
 
+#[cfg(all(feature = "flex", not(target_arch = "wasm32")))]
 /// `cat_i ReLU(conv_i(x) + bias_i)` over the branches: `x` time-major `(len, batch, c_in)` →
 /// `(batch, Σ out, len)`, branch `i`'s channels after those of branches `< i`.
 ///
@@ -114,6 +118,7 @@ pub fn conv_branches_relu(x: &[f32], batch: usize, len: usize, c_in: usize, bran
     out
 }
 
+#[cfg(all(feature = "flex", not(target_arch = "wasm32")))]
 /// The DFT's cos / sin tables for period `n`, `f` bins and `len` positions (angles reduced mod
 /// `n` in integers and evaluated in f64).
 struct Tables {
@@ -126,6 +131,7 @@ struct Tables {
     inverse_im: Vec<f32>,
 }
 
+#[cfg(all(feature = "flex", not(target_arch = "wasm32")))]
 impl Tables {
     fn new(n: usize, f: usize, len: usize) -> Self {
         let angle = |bin: usize, p: usize| 2.0 * std::f64::consts::PI * ((bin * p) % n) as f64 / n as f64;
@@ -146,6 +152,7 @@ impl Tables {
     }
 }
 
+#[cfg(all(feature = "flex", not(target_arch = "wasm32")))]
 /// Per bin the `(2O × 2C)` real form of the kernels' spectra, row `n` = output column of step 2:
 /// `[[Hr, −Hi], [Hi, Hr]]` with `H[o][c] = Σ_t w[o][c][t] · e^{−2πi·bin·(pad − t)/N}` (the
 /// cross-correlation's kernel, reversed and centred on its own padding). Per branch one product
@@ -194,6 +201,7 @@ fn weight_spectra(branches: &[Branch], c_in: usize, n: usize, f: usize) -> Vec<f
 mod tests {
     use super::*;
 
+    #[cfg(all(feature = "flex", not(target_arch = "wasm32")))]
     fn lcg(seed: &mut u64) -> f32 {
         *seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
         ((*seed >> 40) as f32 / (1u64 << 24) as f32) - 0.5
@@ -201,6 +209,7 @@ mod tests {
 
     /// Against the training op's direct convolution on a random batch: three branches (k 9, 15
     /// and 1, one without bias), 260 samples (a full chunk, then a partial one).
+    #[cfg(all(feature = "flex", not(target_arch = "wasm32")))]
     #[test]
     fn equals_the_direct_convolution() {
         let (batch, len, c_in) = (CHUNK + 4, 37, 24);

@@ -140,6 +140,8 @@ fn bench_all<B: AutodiffBackend>(args: &BenchArgs, device: B::Device) -> Result<
         entry.insert("params".into(), json!(model.num_trainable()));
         // The work behind a GFLOP/s figure (2 FLOPs per multiply-add, one forward pass of a row).
         entry.insert("macs_per_row".into(), json!(preset.config().macs_per_row()));
+        // What the CPU inference path executes (DREAM-RNN's core convolutions through the DFT).
+        entry.insert("cpu_inference_macs_per_row".into(), json!(preset.config().cpu_inference_macs_per_row()));
         if matches!(args.mode, BenchMode::Infer | BenchMode::Both) {
             let valid = model.valid();
             let x = x.clone().inner();

@@ -36,6 +36,15 @@ impl BiLstmCoreConfig {
         ((lstm + branches) * len) as u64
     }
 
+    /// [`Self::macs`] as native CPU inference executes it: the conv branches through the DFT
+    /// where that costs at most half ([`crate::spectral::pays`]; DREAM-RNN: 88 M instead of 369 M).
+    pub fn cpu_inference_macs(&self, len: usize) -> u64 {
+        let shapes: Vec<(usize, usize)> = self.kernels.iter().map(|&k| (self.channels_per_kernel, k)).collect();
+        let (spectral, direct) = crate::spectral::macs(len, 2 * self.hidden, &shapes);
+        let branches = if crate::spectral::pays(len, 2 * self.hidden, &shapes) { spectral } else { direct };
+        self.macs(len) - direct + branches
+    }
+
     /// Output channels.
     pub fn out_channels(&self) -> usize {
         self.kernels.len() * self.channels_per_kernel

@@ -134,6 +134,15 @@ impl CoreBlockConfig {
         }
     }
 
+    /// Multiply-adds per sequence that native CPU inference executes: [`Self::macs`] except for
+    /// the BiLSTM block's conv branches, which take the DFT there ([`crate::spectral`]).
+    pub fn cpu_inference_macs(&self, len: usize) -> u64 {
+        match self {
+            Self::BiLstm(c) => c.cpu_inference_macs(len),
+            other => other.macs(len),
+        }
+    }
+
     /// Input channels.
     pub fn in_channels(&self) -> usize {
         match self {
