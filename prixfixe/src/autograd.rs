@@ -1202,6 +1202,27 @@ mod tests {
         }
     }
 
+    /// The inference direction (one fused product per step) equals the training op's forward
+    /// pass (input products first, then the recurrent ones) in both directions, written at a
+    /// column offset of a wider output.
+    #[test]
+    fn lstm_inference_equals_training_forward() {
+        type B = burn::backend::Flex;
+        let device = Default::default();
+        let (batch, len, input, h) = (5, 7, 6, 4);
+        let rand = |shape: Vec<usize>| data(Tensor::<B, 1>::random([shape.iter().product::<usize>()], Distribution::Uniform(-1.0, 1.0), &device));
+        let x = rand(vec![len * batch, input]);
+        for reverse in [false, true] {
+            let (w_ih, w_hh, bias) = (rand(vec![4 * h, input]), rand(vec![4 * h, h]), rand(vec![4 * h]));
+            let (_, _, want) = lstm_forward(&x, &w_ih, &w_hh, &bias, batch, reverse);
+            let mut out = vec![7f32; len * batch * 3 * h];
+            lstm_inference(&x, &w_ih, &w_hh, &bias, batch, reverse, &mut out, 3 * h, h);
+            let got: Vec<f32> = out.chunks_exact(3 * h).flat_map(|r| r[h..2 * h].to_vec()).collect();
+            assert!(rel(&got, &want) < 1e-5, "reverse {reverse}: relative difference {}", rel(&got, &want));
+            assert!(out.chunks_exact(3 * h).all(|r| r[..h].iter().chain(&r[2 * h..]).all(|&v| v == 7.0)), "wrote outside its columns");
+        }
+    }
+
     /// The BiLSTM's output and the gradients of a weighted sum of it with respect to the input and
     /// every weight: hand-written backward = burn's generic autodiff, to a relative 1e-4. Eight
     /// random draws: a race in the generic path (both directions' graphs built on two threads)

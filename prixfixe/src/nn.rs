@@ -554,9 +554,9 @@ impl<B: Backend> BiLstm<B> {
         Tensor::cat(vec![fwd, bwd], 2)
     }
 
-    /// [`BiLstm::forward`] on the native CPU inference path: the training op's forward pass
-    /// ([`crate::autograd`]: input product once, then per step one recurrent product accumulated
-    /// in place and the fused cell) on host buffers, from the time-major input `(length · batch, I)`.
+    /// [`BiLstm::forward`] on the native CPU inference path ([`crate::autograd::lstm_inference`]:
+    /// per step one product `[h | x] · [W_hh | W_ih]ᵀ` and the fused cell) on host buffers, from
+    /// the time-major input `(length · batch, I)`.
     #[cfg(all(feature = "flex", not(target_arch = "wasm32")))]
     fn forward_host(&self, x_tm: Tensor<B, 2>, batch: usize, len: usize, input: usize) -> Tensor<B, 3> {
         let h = self.hidden;
