@@ -35,7 +35,6 @@ use std::any::{Any, TypeId};
 use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::Arc;
 
-
 use burn::backend::autodiff::checkpoint::base::Checkpointer;
 use burn::backend::autodiff::grads::Gradients;
 use burn::backend::autodiff::ops::{Backward, Ops, OpsKind};

@@ -152,11 +152,11 @@ pub fn conv_forward<B: Backend>(conv: &Conv1d<B>, x: Tensor<B, 3>) -> Tensor<B, 
     }
     if same && pairs && conv.bias.is_none() && kernels::fast_path::<B>(&device) {
         kernels::grouped_conv_pairs(x, conv.weight.val(), None)
-    } else if same && conv.groups == 1 && fast_training_conv::<B>() {
+    } else if is_dense_same(conv) && fast_training_conv::<B>() {
         conv_train(conv, x)
-    } else if same && conv.groups == 1 && k > 1 && host_conv::<B>(&device) {
+    } else if is_dense_same(conv) && k > 1 && host_conv::<B>(&device) {
         conv_host(conv, x)
-    } else if same && conv.groups == 1 && kernels::own_gemm::<B>(&device) {
+    } else if is_dense_same(conv) && kernels::own_gemm::<B>(&device) {
         kernels::conv1d(vec![x], conv.weight.val(), conv.bias.as_ref().map(|b| b.val()), None, None)
     } else {
         conv.forward(x)
