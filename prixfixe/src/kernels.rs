@@ -245,16 +245,27 @@ pub fn attention_rows<'a>(qkv: [(&'a [f32], usize); 3], ld: usize, batch: usize,
     ctx
 }
 
-/// One head of [`attention_rows`]: `scores = softmax(scale · q kᵀ)`, then `ctx = scores · v`
-/// (`ctx` row stride `ldc`); `q`, `k`, `v` are `len × hd` with row stride `ld`. The gemm crate
-/// reads `kᵀ` and `v` through strides natively; [`crate::gemm`] (WebAssembly) takes them packed.
+/// One head of [`attention_rows`]: `scores = softmax(scale · q kᵀ)` ([`head_scores`]), then
+/// `ctx = scores · v` (`ctx` row stride `ldc`); `q`, `k`, `v` are `len × hd` with row stride `ld`.
+/// The gemm crate reads `kᵀ` and `v` through strides natively; [`crate::gemm`] (WebAssembly)
+/// takes them packed.
 #[allow(clippy::too_many_arguments)]
 fn head_products(q: &[f32], k: &[f32], v: &[f32], ld: usize, len: usize, hd: usize, scores: &mut [f32], ctx: &mut [f32], ldc: usize, scale: f32) {
-    #[cfg(all(feature = "flex", not(target_arch = "wasm32")))]
-    let native = !own_products();
-    #[cfg(not(all(feature = "flex", not(target_arch = "wasm32"))))]
-    let native = false;
-    if native {
+    head_scores(q, k, ld, len, hd, scores, scale);
+    if native_products() {
+        #[cfg(all(feature = "flex", not(target_arch = "wasm32")))]
+        crate::autograd::sgemm_with(false, (len, hd, len), scores, (len, 1), v, (ld, 1), ctx, ldc, false);
+    } else {
+        let vp = gemm::pack_b(v, len, hd, ld);
+        gemm::gemm(len, hd, len, 1, scores, len, BOperand::packed(&vp, len), ctx, ldc, false);
+    }
+}
+
+/// One head's attention weights `scores (len × len) = softmax(scale · q kᵀ)` by rows, `q`, `k`
+/// `len × hd` with row stride `ld` (also the training op's backward pass, which recomputes them:
+/// `crate::autograd::attention`).
+pub(crate) fn head_scores(q: &[f32], k: &[f32], ld: usize, len: usize, hd: usize, scores: &mut [f32], scale: f32) {
+    if native_products() {
         #[cfg(all(feature = "flex", not(target_arch = "wasm32")))]
         crate::autograd::sgemm_with(false, (len, len, hd), q, (ld, 1), k, (1, ld), scores, len, false);
     } else {
@@ -264,13 +275,14 @@ fn head_products(q: &[f32], k: &[f32], v: &[f32], ld: usize, len: usize, hd: usi
     for row in scores.chunks_exact_mut(len) {
         softmax_row(row, scale);
     }
-    if native {
-        #[cfg(all(feature = "flex", not(target_arch = "wasm32")))]
-        crate::autograd::sgemm_with(false, (len, hd, len), scores, (len, 1), v, (ld, 1), ctx, ldc, false);
-    } else {
-        let vp = gemm::pack_b(v, len, hd, ld);
-        gemm::gemm(len, hd, len, 1, scores, len, BOperand::packed(&vp, len), ctx, ldc, false);
-    }
+}
+
+/// Products on the gemm crate (native, [`set_own_gemm`] off) rather than [`crate::gemm`].
+fn native_products() -> bool {
+    #[cfg(all(feature = "flex", not(target_arch = "wasm32")))]
+    return !own_products();
+    #[cfg(not(all(feature = "flex", not(target_arch = "wasm32"))))]
+    false
 }
 
 /// `softmax(scale · row)` in place, on the vectorising `exp`. The maximum and the sum are taken

@@ -30,13 +30,19 @@ pub fn seed_dropout(seed: u64) {
 }
 
 /// `n` keep/drop factors of dropout with drop probability `prob`: `1 / (1 - prob)` where kept,
-/// 0 where dropped; the next `n` draws of this thread's stream ([`seed_dropout`]; SplitMix64 of
-/// the seed and the draw's index, so the values do not depend on how the draws are batched).
+/// 0 where dropped ([`dropout_keep`]'s decisions).
 pub fn dropout_mask(n: usize, prob: f64) -> Vec<f32> {
+    let scale = (1.0 / (1.0 - prob)) as f32;
+    dropout_keep(n, prob).into_iter().map(|k| if k { scale } else { 0.0 }).collect()
+}
+
+/// `n` dropout decisions with drop probability `prob`, `true` = kept: the next `n` draws of this
+/// thread's stream ([`seed_dropout`]; SplitMix64 of the seed and the draw's index, so the values
+/// do not depend on how the draws are batched).
+pub fn dropout_keep(n: usize, prob: f64) -> Vec<bool> {
     let (seed, start) = DROPOUT_RNG.with(std::cell::Cell::get);
     DROPOUT_RNG.with(|r| r.set((seed, start + n as u64)));
     let keep = 1.0 - prob;
-    let scale = (1.0 / keep) as f32;
     // keep when a uniform 53-bit draw u / 2^53 < keep.
     let threshold = (keep * (1u64 << 53) as f64) as u64;
     (0..n as u64)
@@ -45,7 +51,7 @@ pub fn dropout_mask(n: usize, prob: f64) -> Vec<f32> {
             z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
             z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
             z ^= z >> 31;
-            if (z >> 11) < threshold { scale } else { 0.0 }
+            (z >> 11) < threshold
         })
         .collect()
 }
@@ -72,11 +78,16 @@ pub fn training<B: Backend>(device: &B::Device) -> bool {
 
 /// Dropout in training mode ([`training`]), the identity otherwise. As PyTorch: each element
 /// is zeroed with probability `layer.prob`, the others scaled by `1 / (1 - prob)`; the mask comes
-/// from the host stream of [`seed_dropout`] (the same on every backend).
+/// from the host stream of [`seed_dropout`] (the same on every backend). In CPU training,
+/// `autograd::dropout` (one byte per decision kept for the backward pass).
 pub fn dropout<B: Backend, const D: usize>(layer: &burn::nn::Dropout, x: Tensor<B, D>) -> Tensor<B, D> {
     let device = x.device();
     if !training::<B>(&device) || layer.prob == 0.0 {
         return x;
+    }
+    #[cfg(all(feature = "flex", not(target_arch = "wasm32")))]
+    if crate::autograd::fast_training::<B>() {
+        return crate::autograd::dropout(x, layer.prob);
     }
     let shape = x.shape();
     let mask = dropout_mask(shape.num_elements(), layer.prob);
@@ -620,14 +631,9 @@ impl<B: Backend> BiLstm<B> {
 }
 
 /// `softmax(q kᵀ / √hd) · v` per sample and head, no mask, no attention dropout: `q`, `k`, `v
-/// (batch, heads, L, hd)` → `(batch, heads, L, hd)`. In CPU training,
-/// [`crate::autograd::attention`] (hand-written backward); elsewhere burn's `attention` (CPU
-/// inference takes [`SelfAttention::forward_rows`] instead).
+/// (batch, heads, L, hd)` → `(batch, heads, L, hd)`: burn's `attention` (CPU training takes
+/// `autograd::attention` and CPU inference [`SelfAttention::forward_rows`] instead).
 pub fn scaled_attention<B: Backend>(q: Tensor<B, 4>, k: Tensor<B, 4>, v: Tensor<B, 4>) -> Tensor<B, 4> {
-    #[cfg(all(feature = "flex", not(target_arch = "wasm32")))]
-    if crate::autograd::fast_training::<B>() {
-        return crate::autograd::attention(q, k, v);
-    }
     attention(q, k, v, None, None, Default::default())
 }
 
@@ -672,8 +678,16 @@ impl<B: Backend> SelfAttention<B> {
         }
     }
 
-    /// `(batch, length, D)` → `(batch, length, D)`.
+    /// `(batch, length, D)` → `(batch, length, D)`. In CPU training: the packed projection as one
+    /// product, attention from the packed rows and the output projection
+    /// (`autograd::{linear, attention}`: no head transposes).
     pub fn forward(&self, x: Tensor<B, 3>) -> Tensor<B, 3> {
+        #[cfg(all(feature = "flex", not(target_arch = "wasm32")))]
+        if crate::autograd::fast_training::<B>() {
+            use crate::autograd::{attention, linear, WeightLayout::OutIn};
+            let qkv = linear(x, self.in_proj_weight.val(), OutIn, Some(self.in_proj_bias.val()));
+            return linear(attention(qkv, self.heads), self.out_proj_weight.val(), OutIn, Some(self.out_proj_bias.val()));
+        }
         let [b, l, d] = x.dims();
         let hd = d / self.heads;
         // Separate Q, K, V products from row blocks of the packed projection: each result is

@@ -95,9 +95,17 @@ pub struct FeedForward<B: Backend> {
 }
 
 impl<B: Backend> FeedForward<B> {
-    /// `(batch, L, D)` → `(batch, L, D)`.
+    /// `(batch, L, D)` → `(batch, L, D)`. In CPU training: linear1 as one product, SwiGLU with
+    /// its dropout as one op, linear2 (`autograd::{linear, swiglu}`).
     pub fn forward(&self, x: Tensor<B, 3>) -> Tensor<B, 3> {
         let x = crate::nn::layer_norm(&self.norm, x, LN_EPS);
+        #[cfg(all(feature = "flex", not(target_arch = "wasm32")))]
+        if crate::autograd::fast_training::<B>() {
+            use crate::autograd::{linear, swiglu, WeightLayout::InOut};
+            let prob = if crate::nn::training::<B>(&x.device()) { self.dropout.prob } else { 0.0 };
+            let h = swiglu(linear(x, self.linear1.weight.val(), InOut, None), prob);
+            return crate::nn::dropout(&self.dropout, linear(h, self.linear2.weight.val(), InOut, None));
+        }
         // Value half `a` and gate half `g` from column blocks of linear1's weight, so both come
         // out contiguous (slicing one (…, 2F) output would leave strided views).
         let w = self.linear1.weight.val(); // (D, 2F)
@@ -173,12 +181,28 @@ impl<B: Backend> ConformerLayer<B> {
     pub fn forward(&self, x: Tensor<B, 3>) -> Tensor<B, 3> {
         let x = x.clone() + self.ff1.forward(x) * 0.5;
         let x1 = crate::nn::layer_norm(&self.norm1, x.clone(), LN_EPS);
-        let conv = conv_forward(&self.pointwise, conv_forward(&self.depthwise, x1.clone().swap_dims(1, 2)));
-        let conv = crate::nn::dropout(&self.conv_dropout, relu(conv)).swap_dims(1, 2);
+        let conv = crate::nn::dropout(&self.conv_dropout, relu(self.conv_module(x1.clone())));
         let x1 = conv + x1; // strided operand on the right: the contiguous one is written in place
         let x = crate::nn::layer_norm(&self.norm2, x + x1, LN_EPS);
         let x = x.clone() + self.attn.forward(x);
         x.clone() + self.ff2.forward(x) * 0.5
+    }
+
+    /// Depthwise then pointwise convolution along the positions of `x (batch, L, D)` →
+    /// `(batch, L, D)`; in CPU training on rows, without transposes (`autograd::{depthwise,
+    /// linear}`).
+    fn conv_module(&self, x: Tensor<B, 3>) -> Tensor<B, 3> {
+        #[cfg(all(feature = "flex", not(target_arch = "wasm32")))]
+        if crate::autograd::fast_training::<B>() && self.depthwise.bias.is_none() {
+            use crate::autograd::{depthwise, linear, WeightLayout::OutIn};
+            // Weights read in the generic path's order: burn initialises parameters lazily, on
+            // first use, so the order fixes which random draws each one gets.
+            let h = depthwise(x, self.depthwise.weight.val());
+            let [c_out, c_in, _] = self.pointwise.weight.dims();
+            let w = self.pointwise.weight.val().reshape([c_out, c_in]);
+            return linear(h, w, OutIn, self.pointwise.bias.as_ref().map(|b| b.val()));
+        }
+        conv_forward(&self.pointwise, conv_forward(&self.depthwise, x.swap_dims(1, 2))).swap_dims(1, 2)
     }
 
     /// [`ConformerLayer::forward`] in eval mode on host rows `x (batch · L × D)`, positions as

@@ -22,10 +22,9 @@
 //!
 //! - [`layer_norm`]: LayerNorm over the last dimension, forward and backward in one pass each
 //!   (burn's autodiff decomposes it into ~10 element-wise nodes).
-//! - [`attention`]: scaled dot-product attention (DREAM-Attn's Conformer layers) per sample and
-//!   head, two products and a row softmax forward (the weights kept), four products and the
-//!   softmax's backward in one pass; the generic path records the scores, the scaling, the
-//!   softmax's element-wise nodes and two batched products.
+//! - [`rows`]: DREAM-Attn's Conformer layers on rows (positions × features): [`linear`],
+//!   [`swiglu`] with its dropout, [`dropout`], multi-head [`attention`] from packed `[q | k | v]`
+//!   rows, the [`depthwise`] convolution.
 //!
 //! [`fast_training`] says when they apply: the backend is `Autodiff<Flex>` and
 //! [`generic_autodiff`] is not in force (tests compare both paths; `DREAM_GENERIC_AUTODIFF=1` in
@@ -46,6 +45,9 @@ use burn_flex::FlexTensor;
 use rayon::prelude::*;
 
 use crate::kernels::{lane_sum, sigmoid, tanh};
+
+mod rows;
+pub use rows::{attention, depthwise, dropout, linear, swiglu, WeightLayout};
 
 type Ad = Autodiff<Flex>;
 type AdTensor = <Ad as burn::tensor::backend::BackendTypes>::FloatTensorPrimitive;
@@ -1082,117 +1084,24 @@ impl Backward<Flex, 3> for NormBackward {
     }
 }
 
-#[derive(Clone, Debug)]
-struct AttentionSaved {
-    /// `q`, `k`, `v (B, H, L, hd)`, contiguous.
-    q: FlexTensor,
-    k: FlexTensor,
-    v: FlexTensor,
-    /// Attention weights `softmax(q kᵀ · scale)`, `(B·H, L, L)`.
-    p: Arc<Vec<f32>>,
-}
-
-#[derive(Debug)]
-struct AttentionBackward;
-
-/// Scaled dot-product attention without mask or dropout, `softmax(q kᵀ / √hd) · v` per sample
-/// and head: `q`, `k`, `v (B, H, L, hd)` → `(B, H, L, hd)`. Forward: two products and a row
-/// softmax per (sample, head), the weights kept; backward:
-/// `dV = Pᵀ·dO`, `dS = P ⊙ (dO·Vᵀ − rowsum(P ⊙ dO·Vᵀ)) / √hd`, `dQ = dS·K`, `dK = dSᵀ·Q`.
-/// Only on [`fast_training`]'s backend; equals burn's `attention` (unit tests).
-pub fn attention<B: Backend>(q: Tensor<B, 4>, k: Tensor<B, 4>, v: Tensor<B, 4>) -> Tensor<B, 4> {
-    let [b, h, l, hd] = q.dims();
-    let [q, k, v] = [to_ad(q), to_ad(k), to_ad(v)];
-    let nodes = [&q, &k, &v].map(|t| t.node.clone());
-    let [qs, ks, vs] = [&q, &k, &v].map(|t| contiguous(&t.primitive));
-    let (qv, kv, vv) = (values(&qs), values(&ks), values(&vs));
-    let scale = 1.0 / (hd as f32).sqrt();
-    let mut p = vec![0f32; b * h * l * l];
-    let mut o = vec![0f32; b * h * l * hd];
-    let m = l * hd;
-    p.par_chunks_mut(l * l).zip(o.par_chunks_mut(m)).enumerate().for_each(|(i, (pi, oi))| {
-        let (qi, ki, vi) = (&qv[i * m..(i + 1) * m], &kv[i * m..(i + 1) * m], &vv[i * m..(i + 1) * m]);
-        sgemm_with(false, (l, l, hd), qi, (hd, 1), ki, (1, hd), pi, l, false);
-        for row in pi.chunks_exact_mut(l) {
-            let max = row.iter().fold(f32::NEG_INFINITY, |a, &x| if x > a { x } else { a });
-            let mut sum = 0f32;
-            for x in row.iter_mut() {
-                *x = ((*x - max) * scale).exp();
-                sum += *x;
-            }
-            let inv = 1.0 / sum;
-            row.iter_mut().for_each(|x| *x *= inv);
-        }
-        sgemm_with(false, (l, hd, l), pi, (l, 1), vi, (hd, 1), oi, hd, false);
-    });
-    let o = flex(o, [b, h, l, hd]);
-    let out = match AttentionBackward.prepare::<NoCheckpointing>(nodes).compute_bound().stateful() {
-        OpsKind::Tracked(prep) => prep.finish(AttentionSaved { q: qs, k: ks, v: vs, p: Arc::new(p) }, o),
-        OpsKind::UnTracked(prep) => prep.finish(o),
-    };
-    from_ad(out)
-}
-
-impl Backward<Flex, 3> for AttentionBackward {
-    type State = AttentionSaved;
-
-    fn backward(self, ops: Ops<Self::State, 3>, grads: &mut Gradients, _checkpointer: &mut Checkpointer) {
-        let [node_q, node_k, node_v] = ops.parents;
-        let d_o = contiguous(&grads.consume::<Flex>(&ops.node));
-        let s = ops.state;
-        let shape = s.q.layout().shape().clone();
-        let (l, hd) = (shape[2], shape[3]);
-        let (qv, kv, vv, dov) = (values(&s.q), values(&s.k), values(&s.v), values(&d_o));
-        let m = l * hd;
-        let scale = 1.0 / (hd as f32).sqrt();
-        let (mut dq, mut dk, mut dv) = (vec![0f32; qv.len()], vec![0f32; kv.len()], vec![0f32; vv.len()]);
-        dq.par_chunks_mut(m)
-            .zip(dk.par_chunks_mut(m))
-            .zip(dv.par_chunks_mut(m))
-            .enumerate()
-            .for_each(|(i, ((dqi, dki), dvi))| {
-                let r = i * m..(i + 1) * m;
-                let (qi, ki, vi, doi) = (&qv[r.clone()], &kv[r.clone()], &vv[r.clone()], &dov[r]);
-                let pi = &s.p[i * l * l..(i + 1) * l * l];
-                // dV = Pᵀ · dO
-                sgemm_with(false, (l, hd, l), pi, (1, l), doi, (hd, 1), dvi, hd, false);
-                // dP = dO · Vᵀ, then dS in place.
-                let mut ds = vec![0f32; l * l];
-                sgemm_with(false, (l, l, hd), doi, (hd, 1), vi, (1, hd), &mut ds, l, false);
-                for (dr, pr) in ds.chunks_exact_mut(l).zip(pi.chunks_exact(l)) {
-                    let dot: f32 = dr.iter().zip(pr).map(|(a, b)| a * b).sum();
-                    dr.iter_mut().zip(pr).for_each(|(d, p)| *d = p * (*d - dot) * scale);
-                }
-                // dQ = dS · K, dK = dSᵀ · Q
-                sgemm_with(false, (l, hd, l), &ds, (l, 1), ki, (hd, 1), dqi, hd, false);
-                sgemm_with(false, (l, hd, l), &ds, (1, l), qi, (hd, 1), dki, hd, false);
-            });
-        for (node, g) in [(node_q, dq), (node_k, dk), (node_v, dv)] {
-            if let Some(node) = node {
-                grads.register::<Flex>(node.id, FlexTensor::from_data(TensorData::new(g, shape.clone())));
-            }
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use burn::tensor::Distribution;
 
     /// Relative difference `max |a − b| / max |b|`.
-    fn rel(a: &[f32], b: &[f32]) -> f32 {
+    pub(super) fn rel(a: &[f32], b: &[f32]) -> f32 {
         let scale = b.iter().fold(0f32, |m, v| m.max(v.abs())).max(1e-12);
         a.iter().zip(b).fold(0f32, |m, (x, y)| m.max((x - y).abs())) / scale
     }
 
-    fn data<B: Backend, const D: usize>(t: Tensor<B, D>) -> Vec<f32> {
+    pub(super) fn data<B: Backend, const D: usize>(t: Tensor<B, D>) -> Vec<f32> {
         t.into_data().convert::<f32>().into_vec::<f32>().unwrap()
     }
 
     /// Runs `go` on the fast path and under [`generic_autodiff`]; each named output must agree to a
     /// relative 1e-4.
-    fn assert_same_as_generic(go: impl Fn() -> Vec<Vec<f32>>, names: &[&str], context: &str) {
+    pub(super) fn assert_same_as_generic(go: impl Fn() -> Vec<Vec<f32>>, names: &[&str], context: &str) {
         let (fast, generic) = (go(), generic_autodiff(&go));
         assert_eq!(fast.len(), generic.len(), "{context}");
         for ((f, g), name) in fast.iter().zip(&generic).zip(names) {
@@ -1391,23 +1300,5 @@ mod tests {
             ]
         };
         assert_same_as_generic(go, &["output", "dx", "dγ", "dβ"], "");
-    }
-
-    /// Attention: output and the gradients with respect to q, k and v = burn's `attention` under
-    /// generic autodiff, to 1e-4 (non-contiguous inputs, as the projections give them).
-    #[test]
-    fn attention_gradients_equal_generic_autodiff() {
-        let device = Default::default();
-        let (batch, heads, len, hd) = (2, 3, 11, 5);
-        let x = |seed: f64| Tensor::<Ad, 4>::random([batch, len, heads, hd], Distribution::Normal(seed, 1.0), &device);
-        let (q, k, v) = (x(0.1), x(-0.2), x(0.3));
-        let w = Tensor::<Ad, 4>::random([batch, heads, len, hd], Distribution::Normal(0.0, 1.0), &device);
-        let go = || {
-            let [q, k, v] = [&q, &k, &v].map(|t| t.clone().require_grad());
-            let out = crate::nn::scaled_attention(q.clone().swap_dims(1, 2), k.clone().swap_dims(1, 2), v.clone().swap_dims(1, 2));
-            let grads = (out.clone() * w.clone()).sum().backward();
-            vec![data(out), data(q.grad(&grads).expect("dq")), data(k.grad(&grads).expect("dk")), data(v.grad(&grads).expect("dv"))]
-        };
-        assert_same_as_generic(go, &["output", "dq", "dk", "dv"], "");
     }
 }
