@@ -1,8 +1,9 @@
 //! CPU training with the hand-written backward passes (`prixfixe::autograd`: the BiLSTM,
-//! training BatchNorm + SiLU, the dense and the 2-channels-per-group convolutions) equals burn's
+//! training BatchNorm + SiLU, the dense and the 2-channels-per-group convolutions, dropout, and
+//! DREAM-Attn's Conformer layers on rows) equals burn's
 //! generic autodiff: a few steps of the reference recipe (KL loss, AdamW with the OneCycle
 //! schedule, dropout on) from the same seed give the same loss curve to 1e-4 and the same
-//! weights. Per-op gradient checks are unit tests in `prixfixe/src/autograd.rs`.
+//! weights. Per-op gradient checks are unit tests in `prixfixe/src/autograd/`.
 
 use burn::backend::{Autodiff, Flex};
 use burn::module::{Module, ModuleVisitor, Param};
