@@ -217,9 +217,18 @@ fn conv_host<B: Backend>(conv: &Conv1d<B>, x: Tensor<B, 3>) -> Tensor<B, 3> {
     conv.forward(x)
 }
 
+/// CPU training: through the DFT where that costs at most half the direct sum
+/// ([`crate::spectral::pays`]: DREAM-RNN's core convolutions), else the tap products.
 #[cfg(all(feature = "flex", not(target_arch = "wasm32")))]
 fn conv_train<B: Backend>(conv: &Conv1d<B>, x: Tensor<B, 3>) -> Tensor<B, 3> {
-    crate::autograd::conv1d(x, conv.weight.val(), conv.bias.as_ref().map(|b| b.val()))
+    let [c_out, c_in, k] = conv.weight.dims();
+    // Weight before bias: burn initialises parameters on first use, in that order.
+    let (w, bias) = (conv.weight.val(), conv.bias.as_ref().map(|b| b.val()));
+    if crate::spectral::pays(x.dims()[2], c_in, &[(c_out, k)]) {
+        crate::autograd::conv1d_dft(x, w, bias)
+    } else {
+        crate::autograd::conv1d(x, w, bias)
+    }
 }
 
 #[cfg(not(all(feature = "flex", not(target_arch = "wasm32"))))]
