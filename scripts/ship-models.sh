@@ -25,7 +25,7 @@ T=${CARGO_TARGET_DIR:-target}
 cargo build --release -q -p dream-trainer -p model-export
 D="$T/release/dream"
 X="$T/release/model-export"
-epochs() { case $1 in dream-cnn) echo 3 ;; dream-rnn) echo 4 ;; dream-attn) echo 1 ;; *) echo 1 ;; esac; }
+epochs() { case $1 in dream-cnn) echo 3 ;; dream-rnn) echo 4 ;; dream-attn) echo 3 ;; *) echo 1 ;; esac; }
 
 # A fixed sample for the f16-vs-f32 measurement: the first 300 test sequences.
 SAMPLE="$T/ship-sample.tsv"
