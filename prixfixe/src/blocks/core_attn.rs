@@ -182,7 +182,7 @@ impl<B: Backend> ConformerLayer<B> {
         let x = x.clone() + self.ff1.forward(x) * 0.5;
         let x1 = crate::nn::layer_norm(&self.norm1, x.clone(), LN_EPS);
         let conv = crate::nn::dropout(&self.conv_dropout, relu(self.conv_module(x1.clone())));
-        let x1 = conv + x1; // strided operand on the right: the contiguous one is written in place
+        let x1 = conv + x1;
         let x = crate::nn::layer_norm(&self.norm2, x + x1, LN_EPS);
         let x = x.clone() + self.attn.forward(x);
         x.clone() + self.ff2.forward(x) * 0.5
