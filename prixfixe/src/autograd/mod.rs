@@ -46,6 +46,23 @@ use rayon::prelude::*;
 
 use crate::kernels::{lane_sum, sigmoid, tanh};
 
+/// Runs `op` with 2 parents, or 3 when `nodes` has a bias's node, and returns its output.
+macro_rules! finish {
+    ($op:expr, $nodes:expr, $saved:expr, $y:expr) => {{
+        let nodes = $nodes;
+        match nodes.len() {
+            2 => match $op.prepare::<NoCheckpointing>([nodes[0].clone(), nodes[1].clone()]).compute_bound().stateful() {
+                OpsKind::Tracked(prep) => prep.finish($saved, $y),
+                OpsKind::UnTracked(prep) => prep.finish($y),
+            },
+            _ => match $op.prepare::<NoCheckpointing>([nodes[0].clone(), nodes[1].clone(), nodes[2].clone()]).compute_bound().stateful() {
+                OpsKind::Tracked(prep) => prep.finish($saved, $y),
+                OpsKind::UnTracked(prep) => prep.finish($y),
+            },
+        }
+    }};
+}
+
 mod rows;
 pub use rows::{attention, depthwise, dropout, linear, swiglu, WeightLayout};
 
@@ -620,18 +637,7 @@ pub fn conv1d<B: Backend>(x: Tensor<B, 3>, w: Tensor<B, 3>, bias: Option<Tensor<
     let y = flex(y, [batch, c_out, len]);
     let mut nodes = vec![x.node.clone(), w.node.clone()];
     nodes.extend(bias.as_ref().map(|b| b.node.clone()));
-    let saved = |ws| ConvSaved { xcm: Arc::new(xcm), w: ws, batch, len };
-    let out = match nodes.len() {
-        2 => match ConvBackward.prepare::<NoCheckpointing>([nodes[0].clone(), nodes[1].clone()]).compute_bound().stateful() {
-            OpsKind::Tracked(prep) => prep.finish(saved(ws), y),
-            OpsKind::UnTracked(prep) => prep.finish(y),
-        },
-        _ => match ConvBackward.prepare::<NoCheckpointing>([nodes[0].clone(), nodes[1].clone(), nodes[2].clone()]).compute_bound().stateful() {
-            OpsKind::Tracked(prep) => prep.finish(saved(ws), y),
-            OpsKind::UnTracked(prep) => prep.finish(y),
-        },
-    };
-    from_ad(out)
+    from_ad(finish!(ConvBackward, nodes, ConvSaved { xcm: Arc::new(xcm), w: ws, batch, len }, y))
 }
 
 #[derive(Clone, Debug)]
@@ -659,18 +665,9 @@ pub fn conv1d_dft<B: Backend>(x: Tensor<B, 3>, w: Tensor<B, 3>, bias: Option<Ten
     let branch = crate::spectral::Branch { weight: values(&ws), bias: bv.as_deref(), out: c_out, k };
     let y = crate::spectral::conv_branches(values(&xs), crate::spectral::Layout::SampleMajor, batch, len, c_in, &[branch], false);
     let y = flex(y, [batch, c_out, len]);
-    let saved = DftConvSaved { x: xs, w: ws };
-    let out = match bias {
-        None => match DftConvBackward.prepare::<NoCheckpointing>([x.node.clone(), w.node.clone()]).compute_bound().stateful() {
-            OpsKind::Tracked(prep) => prep.finish(saved, y),
-            OpsKind::UnTracked(prep) => prep.finish(y),
-        },
-        Some(b) => match DftConvBackward.prepare::<NoCheckpointing>([x.node.clone(), w.node.clone(), b.node.clone()]).compute_bound().stateful() {
-            OpsKind::Tracked(prep) => prep.finish(saved, y),
-            OpsKind::UnTracked(prep) => prep.finish(y),
-        },
-    };
-    from_ad(out)
+    let mut nodes = vec![x.node.clone(), w.node.clone()];
+    nodes.extend(bias.as_ref().map(|b| b.node.clone()));
+    from_ad(finish!(DftConvBackward, nodes, DftConvSaved { x: xs, w: ws }, y))
 }
 
 impl DftConvBackward {

@@ -68,23 +68,6 @@ fn column_sums(x: &[f32], cols: usize) -> Vec<f32> {
     })
 }
 
-/// Runs `op` with 2 parents, or 3 when `nodes` has a bias's node, and returns its output.
-macro_rules! finish {
-    ($op:expr, $nodes:expr, $saved:expr, $y:expr) => {{
-        let nodes = $nodes;
-        match nodes.len() {
-            2 => match $op.prepare::<NoCheckpointing>([nodes[0].clone(), nodes[1].clone()]).compute_bound().stateful() {
-                OpsKind::Tracked(prep) => prep.finish($saved, $y),
-                OpsKind::UnTracked(prep) => prep.finish($y),
-            },
-            _ => match $op.prepare::<NoCheckpointing>([nodes[0].clone(), nodes[1].clone(), nodes[2].clone()]).compute_bound().stateful() {
-                OpsKind::Tracked(prep) => prep.finish($saved, $y),
-                OpsKind::UnTracked(prep) => prep.finish($y),
-            },
-        }
-    }};
-}
-
 #[derive(Clone, Debug)]
 struct LinearSaved {
     /// Input rows, contiguous (shape kept for the gradient).
